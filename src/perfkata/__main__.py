@@ -1,0 +1,3 @@
+from perfkata.cli import main
+
+main()

@@ -1,0 +1,104 @@
+"""Count SQL statements, at SQLAlchemy and (on SQLite) at the driver.
+
+SQLAlchemy's `before_cursor_execute` sees everything that goes through the engine. A
+learner who grabs the raw DBAPI connection, or opens their own sqlite3 connection, would
+hide statements from it, so on SQLite every connection also gets a trace callback and the
+larger of the two counts is the one that is graded.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import event
+
+from perfkata.bench.probes import Probe, ProbeContext
+from perfkata.bench.sourceline import SourceLine
+
+_TRANSACTION_WORDS = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "END")
+
+
+def is_transaction_control(statement: str) -> bool:
+    head = statement.lstrip().split(None, 1)
+    return not head or head[0].upper().rstrip(";") in _TRANSACTION_WORDS
+
+
+class QueryProbe(Probe):
+    """Statements executed, objects the ORM loaded, and repeated statements by learner line."""
+
+    name = "queries"
+
+    def __init__(self) -> None:
+        self.statements = 0
+        self.driver_statements = 0
+        self.objects_loaded = 0
+        self.by_text: Counter[str] = Counter()
+        self.first_seen_at: dict[str, SourceLine | None] = {}
+        self._ctx: ProbeContext | None = None
+        self._original_connect: Callable[..., sqlite3.Connection] | None = None
+
+    def before(self, ctx: ProbeContext) -> None:
+        self._ctx = ctx
+        event.listen(ctx.engine, "before_cursor_execute", self._on_execute)
+        event.listen(ctx.model_base, "load", self._on_load, propagate=True)
+        if ctx.engine.dialect.name == "sqlite":
+            self._trace_sqlite(ctx)
+
+    def after(self, ctx: ProbeContext) -> None:
+        event.remove(ctx.engine, "before_cursor_execute", self._on_execute)
+        event.remove(ctx.model_base, "load", self._on_load)
+        if self._original_connect is not None:
+            sqlite3.connect = sqlite3.dbapi2.connect = self._original_connect  # type: ignore[assignment]
+            self._original_connect = None
+            ctx.engine.dispose()  # drop the traced connections
+
+    def _trace_sqlite(self, ctx: ProbeContext) -> None:
+        original = sqlite3.connect
+        self._original_connect = original
+
+        def traced_connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+            conn = original(*args, **kwargs)
+            conn.set_trace_callback(self._on_driver_statement)
+            return conn
+
+        # SQLAlchemy calls sqlite3.dbapi2.connect, learners usually sqlite3.connect.
+        sqlite3.connect = sqlite3.dbapi2.connect = traced_connect  # type: ignore[assignment]
+        ctx.engine.dispose()  # pooled connections predate the trace: open new ones
+
+    def _on_execute(self, conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        if is_transaction_control(statement):
+            return
+        self.statements += 1
+        self.by_text[statement] += 1
+        if statement not in self.first_seen_at and self._ctx is not None:
+            self.first_seen_at[statement] = self._ctx.learner_files.innermost_in_stack()
+
+    def _on_driver_statement(self, statement: str) -> None:
+        # SQLite reports trigger bodies as "-- TRIGGER name"; they are not round trips.
+        if statement.startswith("--") or is_transaction_control(statement):
+            return
+        self.driver_statements += 1
+
+    def _on_load(self, target: Any, context: Any) -> None:
+        self.objects_loaded += 1
+
+    def repeated(self, at_least: int) -> list[tuple[str, int, SourceLine | None]]:
+        """Statements run `at_least` times or more: hand-written loops of queries."""
+        return [
+            (text, count, self.first_seen_at.get(text))
+            for text, count in self.by_text.most_common()
+            if count >= at_least
+        ]
+
+    def results(self) -> dict[str, Any]:
+        bypassed = max(0, self.driver_statements - self.statements)
+        return {
+            "statements": self.statements + bypassed,
+            "orm_statements": self.statements,
+            "driver_statements": self.driver_statements,
+            "bypassed_statements": bypassed,
+            "objects_loaded": self.objects_loaded,
+        }

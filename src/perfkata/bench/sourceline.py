@@ -1,0 +1,59 @@
+"""Find where in the learner's code something happened, by walking the Python stack."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Iterable
+from dataclasses import dataclass
+from types import FrameType, TracebackType
+
+
+@dataclass(frozen=True, order=True)
+class SourceLine:
+    file: str
+    line: int
+    function: str = ""
+
+    def short(self) -> str:
+        """`blog.py:14` — the form diagnostics print (the path is long and known)."""
+        return f"{os.path.basename(self.file)}:{self.line}"
+
+
+def _normalise(paths: Iterable[str]) -> frozenset[str]:
+    return frozenset(os.path.realpath(p) for p in paths)
+
+
+class LearnerFiles:
+    """The set of files that count as "the learner's code" for attribution."""
+
+    def __init__(self, paths: Iterable[str]) -> None:
+        self._paths = _normalise(paths)
+        self._cache: dict[str, bool] = {}
+
+    def __contains__(self, filename: object) -> bool:
+        if not isinstance(filename, str):
+            return False
+        hit = self._cache.get(filename)
+        if hit is None:
+            hit = os.path.realpath(filename) in self._paths
+            self._cache[filename] = hit
+        return hit
+
+    def innermost_in_stack(self, frame: FrameType | None = None) -> SourceLine | None:
+        """The innermost frame of the current stack that lies in a learner file."""
+        frame = frame or sys._getframe(1)
+        while frame is not None:
+            if frame.f_code.co_filename in self:
+                return SourceLine(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name)
+            frame = frame.f_back
+        return None
+
+    def innermost_in_traceback(self, tb: TracebackType | None) -> SourceLine | None:
+        """The deepest traceback entry in a learner file: where their code raised."""
+        found: SourceLine | None = None
+        for summary in traceback.extract_tb(tb):
+            if summary.filename in self and summary.lineno is not None:
+                found = SourceLine(summary.filename, summary.lineno, summary.name)
+        return found

@@ -1,0 +1,75 @@
+"""Pure statistics: raw samples in, derived fields out, one `as_dict()`.
+
+The median's confidence interval uses order statistics (the binomial / sign-test
+interval): distribution-free, exact, and cheap — no resampling, so two runs on the same
+samples give the same interval.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+
+def median_rank_bounds(n: int, confidence: float) -> tuple[int, int] | None:
+    """0-based ranks (lo, hi) of sorted samples bracketing the median, or None if n is too small.
+
+    Picks the widest j with P(Binomial(n, 1/2) < j) <= alpha/2, so the interval
+    [x_j, x_(n-1-j)] covers the true median with probability >= `confidence`.
+    """
+    alpha_half = (1.0 - confidence) / 2.0
+    cumulative = 0.0
+    j = -1
+    for k in range(n):
+        cumulative += math.comb(n, k) / 2.0**n
+        if cumulative > alpha_half:
+            break
+        j = k
+    if j < 0:
+        return None
+    return j, n - 1 - j
+
+
+@dataclass(frozen=True)
+class MedianCI:
+    samples: tuple[float, ...]
+    confidence: float = 0.95
+
+    @cached_property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+    @cached_property
+    def bounds(self) -> tuple[float, float]:
+        ranks = median_rank_bounds(len(self.samples), self.confidence)
+        if ranks is None:
+            return (-math.inf, math.inf)
+        ordered = sorted(self.samples)
+        return ordered[ranks[0]], ordered[ranks[1]]
+
+    @property
+    def low(self) -> float:
+        return self.bounds[0]
+
+    @property
+    def high(self) -> float:
+        return self.bounds[1]
+
+    @property
+    def relative_width(self) -> float:
+        """Interval width over the median: 0.1 means the median is known to about ±5 %."""
+        if not self.samples or self.median == 0 or math.isinf(self.low):
+            return math.inf
+        return (self.high - self.low) / abs(self.median)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "n": len(self.samples),
+            "median": self.median,
+            "low": self.low,
+            "high": self.high,
+            "confidence": self.confidence,
+        }

@@ -1,0 +1,80 @@
+"""Databases for graded runs: a fresh SQLite file by default, or a private schema on a
+real PostgreSQL server, so parallel workers and repeated grades never share rows."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+from perfkata.errors import ServiceUnavailable, UsageError
+
+DB_URL_ENV = "PERFKATA_DB_URL"
+
+
+def resolve_db_url(cli_value: str | None) -> str | None:
+    """The real database asked for (flag first, then environment), or None for SQLite."""
+    return cli_value or os.environ.get(DB_URL_ENV) or None
+
+
+def safe_url(url: str) -> str:
+    """The URL as it may be printed: password hidden."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable URL>"
+
+
+def check_reachable(url: str) -> str:
+    """Connect once and return the server version; a clear error names the URL if not."""
+    try:
+        engine = create_engine(url)
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise UsageError(
+            f"The database URL {safe_url(url)} is not valid ({exc}).",
+            hint="Use e.g. postgresql+psycopg://user@127.0.0.1:5432/test, or unset "
+            f"{DB_URL_ENV} to use SQLite.",
+        ) from None
+    try:
+        with engine.connect() as conn:
+            return str(conn.execute(text("select version()")).scalar())
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        raise ServiceUnavailable(
+            f"Cannot connect to the database at {safe_url(url)}: {reason}.",
+            hint=f"Start the server, fix the URL, or unset {DB_URL_ENV} to use SQLite.",
+        ) from None
+    finally:
+        engine.dispose()
+
+
+def new_schema_name() -> str:
+    return f"perfkata_{uuid.uuid4().hex[:12]}"
+
+
+def worker_engine(db_url: str | None, schema: str | None, scratch: Path) -> Engine:
+    """The engine a worker uses: its own SQLite file, or its own PostgreSQL schema."""
+    if db_url is None:
+        return create_engine(f"sqlite:///{scratch / 'kata.sqlite3'}")
+    assert schema is not None
+    admin = create_engine(db_url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    admin.dispose()
+    return create_engine(db_url, connect_args={"options": f"-csearch_path={schema}"})
+
+
+def drop_schema(db_url: str, schema: str) -> None:
+    """Remove a worker's schema; run by the parent so a killed worker leaves nothing."""
+    engine = create_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    except SQLAlchemyError:
+        pass  # best effort: the server may have gone away; nothing of the learner's is lost
+    finally:
+        engine.dispose()

@@ -1,0 +1,82 @@
+"""Turn what the probes saw into diagnostics: one sentence each, at the learner's line.
+
+Each diagnostic names the metric it explains, so a report can show it under the check
+that failed, and carries file/line for editors and CI annotations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from perfkata.bench.probes.eager import UnusedEagerProbe
+from perfkata.bench.probes.lazyloads import LazyLoadProbe
+from perfkata.bench.probes.queries import QueryProbe
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    metric: str
+    message: str
+    file: str | None = None
+    line: int | None = None
+    count: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Diagnostic:
+        return cls(**data)
+
+
+def lazy_load_diagnostics(probe: LazyLoadProbe) -> list[Diagnostic]:
+    found = []
+    for site, count in probe.sites.most_common():
+        where = f" at {site.where.short()}" if site.where else ""
+        message = (
+            f"N+1: {site.relationship} lazily loaded {count} times{where} — "
+            f"add .options({site.suggested_option()})"
+        )
+        file, line = (site.where.file, site.where.line) if site.where else (None, None)
+        found.append(Diagnostic("lazy_loads", message, file, line, count))
+    return found
+
+
+def eager_diagnostics(probe: UnusedEagerProbe) -> list[Diagnostic]:
+    return [
+        Diagnostic("unused_eager_loads", unused.message(), count=unused.loaded_objects)
+        for unused in probe.unused()
+    ]
+
+
+def query_diagnostics(probe: QueryProbe, size: int, lazy_lines: set[int]) -> list[Diagnostic]:
+    found = []
+    bypassed = probe.results()["bypassed_statements"]
+    if bypassed:
+        found.append(Diagnostic(
+            "statements",
+            f"{bypassed} statements went to the database driver directly, around SQLAlchemy; "
+            "they are counted all the same",
+            count=bypassed,
+        ))  # fmt: skip
+    for text, count, where in probe.repeated(at_least=max(10, size // 10)):
+        if where is None or where.line in lazy_lines:
+            continue  # lazy loads already have a sharper diagnostic
+        first_line = " ".join(text.split())[:60]
+        found.append(Diagnostic(
+            "statements",
+            f"the same statement ran {count} times at {where.short()} ({first_line}…) — "
+            "a query inside a loop; fetch the rows in one query",
+            where.file, where.line, count,
+        ))  # fmt: skip
+    return found
+
+
+def collect_diagnostics(
+    queries: QueryProbe, lazy: LazyLoadProbe, eager: UnusedEagerProbe, size: int
+) -> list[dict[str, Any]]:
+    lazy_found = lazy_load_diagnostics(lazy)
+    lazy_lines = {d.line for d in lazy_found if d.line is not None}
+    every = lazy_found + eager_diagnostics(eager) + query_diagnostics(queries, size, lazy_lines)
+    return [d.as_dict() for d in every]

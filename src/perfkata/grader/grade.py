@@ -1,0 +1,151 @@
+"""Grade one solution of one kata: three worker processes (starter, learner, reference),
+deterministic counters first, the oracle as a gate, then interleaved timing."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from perfkata.errors import InternalError, LearnerCodeError
+from perfkata.grader.database import check_reachable, drop_schema, new_schema_name, safe_url
+from perfkata.grader.diagnostics import Diagnostic
+from perfkata.grader.loading import check_syntax
+from perfkata.grader.oracle import first_difference
+from perfkata.grader.process import DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT, WorkerProcess
+from perfkata.grader.results import GradeResult, Measurement
+from perfkata.grader.rubric import evaluate
+from perfkata.grader.timing import TimingPlan, TimingResult, measure_speedup
+from perfkata.katas.base import Kata
+from perfkata.katas.files import solution_dir, starter_dir
+
+Progress = Callable[[str, int, int], None]  # (what, done, total)
+VARIANTS = ("starter", "learner", "reference")
+WHO = {"starter": "The starter", "learner": "Your code", "reference": "The reference solution"}
+
+
+@dataclass(frozen=True)
+class GradeOptions:
+    seed: int | None = None
+    db_url: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    memory_limit: int = DEFAULT_MEMORY_LIMIT
+    timing: bool = True
+    plan: TimingPlan = field(default_factory=TimingPlan)
+    progress: Progress = lambda what, done, total: None
+
+
+def solution_paths(kata: Kata, learner: Path) -> dict[str, Path]:
+    return {
+        "starter": starter_dir(kata.slug) / kata.main_file,
+        "learner": learner,
+        "reference": solution_dir(kata.slug) / kata.main_file,
+    }
+
+
+def grade(kata: Kata, learner: Path, options: GradeOptions) -> GradeResult:
+    check_syntax(learner)
+    seed = options.seed if options.seed is not None else random.randrange(2**31)
+    backend = "sqlite"
+    if options.db_url:
+        backend = f"postgresql ({safe_url(options.db_url)})"
+        check_reachable(options.db_url)
+    with worker_pool(kata, solution_paths(kata, learner), options) as workers:
+        measurements = measure_all(kata, workers, seed, options.progress)
+        timing = None
+        if options.timing and measurements["learner"].correct:
+            speedup_check = next(c for c in kata.rubric if c.metric == "speedup")
+            timing = guarded(workers["learner"].label, lambda: measure_speedup(
+                workers, speedup_check.threshold, options.plan, seed,
+                lambda done, cap: options.progress("timing rounds", done, cap)))  # fmt: skip
+    result = GradeResult(kata, str(learner), seed, backend, [], measurements, timing)
+    result.checks = evaluate(kata, measurements["learner"], measurements["reference"], timing)
+    result.notes = notes_for(result, options)
+    return result
+
+
+@contextmanager
+def worker_pool(kata: Kata, paths: dict[str, Path], options: GradeOptions
+                ) -> Iterator[dict[str, WorkerProcess]]:  # fmt: skip
+    schemas = {v: new_schema_name() for v in VARIANTS} if options.db_url else {}
+    with ExitStack() as stack:
+        if options.db_url:
+            for schema in schemas.values():
+                stack.callback(drop_schema, options.db_url, schema)
+        workers = {}
+        for variant in VARIANTS:
+            worker = WorkerProcess(variant, WHO[variant], paths[variant], timeout=options.timeout,
+                                   memory_limit=options.memory_limit)  # fmt: skip
+            stack.callback(worker.close)
+            workers[variant] = worker
+        options.progress("starting", 0, 1)
+        broadcast(workers, lambda v: {"op": "load", "kata": kata.slug, "module": str(paths[v]),
+                                      "db_url": options.db_url, "schema": schemas.get(v)})  # fmt: skip
+        yield workers
+
+
+def broadcast(workers: dict[str, WorkerProcess], request: Callable[[str], dict[str, Any]]
+              ) -> dict[str, Any]:  # fmt: skip
+    """Send to every worker first, then collect: the three run side by side."""
+    for variant, worker in workers.items():
+        worker.send(request(variant))
+    return {v: guarded(v, workers[v].receive) for v in workers}
+
+
+def guarded(variant: str, action: Callable[[], Any]) -> Any:
+    """Errors in the learner's worker are the learner's; elsewhere they are perfkata's."""
+    try:
+        return action()
+    except LearnerCodeError as exc:
+        if variant == "learner":
+            raise
+        raise InternalError(
+            f"the {variant} solution failed: {exc.message}",
+            hint="This is a perfkata bug; please report it with --debug output.",
+            details=exc.details,
+        ) from None
+
+
+def measure_all(kata: Kata, workers: dict[str, WorkerProcess], seed: int,
+                progress: Progress) -> dict[str, Measurement]:  # fmt: skip
+    progress("counting statements", 0, 1)
+    # The starter's memory is never judged, and tracing its N+1 costs seconds: skip it.
+    replies = broadcast(workers, lambda v: {"op": "measure", "sizes": list(kata.sizes),
+                                            "seed": seed, "memory": v != "starter"})  # fmt: skip
+    progress("counting statements", 1, 1)
+    expected = {size: kata.oracle(kata.generate(size, seed)) for size in kata.sizes}
+    measurements = {v: to_measurement(v, replies[v], expected) for v in VARIANTS}
+    for variant in ("starter", "reference"):
+        if not measurements[variant].correct:
+            raise InternalError(f"the {variant} of {kata.slug} gave a wrong answer: "
+                                f"{measurements[variant].mismatch}")  # fmt: skip
+    return measurements
+
+
+def to_measurement(label: str, reply: dict[str, Any], expected: dict[int, Any]) -> Measurement:
+    counters, mismatch = {}, None
+    for entry in reply["sizes"]:
+        counters[entry["size"]] = entry["counters"]
+        difference = first_difference(expected[entry["size"]], entry["output"])
+        if difference and mismatch is None:
+            mismatch = f"with {entry['size']} rows, {difference}"
+    diagnostics = [Diagnostic.from_dict(d) for d in reply["sizes"][-1]["diagnostics"]]
+    if mismatch:
+        diagnostics.insert(0, Diagnostic("correct", f"wrong output: {mismatch}"))
+    return Measurement(label, counters, reply["peak_bytes"], diagnostics, mismatch)
+
+
+def notes_for(result: GradeResult, options: GradeOptions) -> list[str]:
+    notes = []
+    if not options.timing:
+        notes.append("Timing was skipped (--no-timing): the speed-up check was not run.")
+    elif result.timing is None:
+        notes.append("Timing was skipped because the output is wrong.")
+    elif result.timing.noisy and result.timing.noise is not None:
+        spread = result.timing.noise.relative_width * 100
+        notes.append(f"This machine is noisy: the reference timed against itself varied by "
+                     f"{spread:.0f} % (interval width); timing verdicts may need more rounds.")  # fmt: skip
+    return notes

@@ -1,0 +1,160 @@
+"""The parent's handle on one worker process: start it fenced in, talk JSON lines, and
+end it — politely, or with SIGKILL when the learner's code runs out of time.
+
+The fences: a timeout per request, an address-space limit, a fixed PYTHONHASHSEED, and
+stderr captured to a file (the learner's prints, and faulthandler's dump on timeout).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import resource
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+from perfkata.bench.sourceline import LearnerFiles
+from perfkata.errors import InternalError, LearnerCodeError
+
+DEFAULT_TIMEOUT = 120.0
+DEFAULT_MEMORY_LIMIT = 2 * 1024**3
+_FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+) in (?P<func>\S+)')
+
+
+def _limit_memory(limit: int) -> Callable[[], None]:
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    return apply
+
+
+class WorkerProcess:
+    def __init__(self, label: str, who: str, solution: Path, *, timeout: float,
+                 memory_limit: int) -> None:  # fmt: skip
+        self.label = label  # "starter", "learner", "reference"
+        self.who = who  # how messages name it: "Your code", "The starter"
+        self.solution = solution
+        self.timeout = timeout
+        self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 — closed in close()
+        env = dict(os.environ, PYTHONHASHSEED="0", PYTHONUNBUFFERED="1")
+        env.pop("PYTHONSTARTUP", None)
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "perfkata.grader.worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            env=env,
+            preexec_fn=_limit_memory(memory_limit),  # noqa: PLW1509 — no threads yet
+        )
+        self._selector = selectors.DefaultSelector()
+        assert self._proc.stdout is not None
+        self._selector.register(self._proc.stdout, selectors.EVENT_READ)
+        self._buffer = b""
+
+    def send(self, request: dict[str, Any]) -> None:
+        assert self._proc.stdin is not None
+        try:
+            self._proc.stdin.write((json.dumps(request) + "\n").encode())
+            self._proc.stdin.flush()
+        except BrokenPipeError:
+            self._raise_died()
+
+    def receive(self, timeout: float | None = None) -> Any:
+        """The next reply's result; errors become LearnerCodeError or InternalError."""
+        reply = json.loads(self._read_line(self.timeout if timeout is None else timeout))
+        if reply["ok"]:
+            return reply["result"]
+        error = reply["error"]
+        if error["kind"] == "learner":
+            raise LearnerCodeError(error["message"], file=error["file"], line=error["line"],
+                                   hint=error["hint"], details=error["details"])  # fmt: skip
+        raise InternalError(
+            f"the {self.label} worker failed inside perfkata: {error['message']}",
+            hint="This is a perfkata bug; run with --debug and report it.",
+            details=error["details"],
+        )
+
+    def call(self, request: dict[str, Any], timeout: float | None = None) -> Any:
+        self.send(request)
+        return self.receive(timeout)
+
+    def _read_line(self, timeout: float) -> bytes:
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not self._selector.select(remaining):
+                self._raise_timeout(timeout)
+            assert self._proc.stdout is not None
+            chunk = os.read(self._proc.stdout.fileno(), 1 << 16)
+            if not chunk:
+                self._raise_died()
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return line
+
+    def stderr_text(self) -> str:
+        self._stderr.seek(0)
+        return self._stderr.read().decode("utf-8", "replace")
+
+    def _raise_timeout(self, timeout: float) -> None:
+        # Ask faulthandler (installed in the worker) to dump every thread's stack, then kill.
+        if self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGUSR1)
+            time.sleep(0.3)
+        self.kill()
+        where = self._stuck_at()
+        at = f" It was running {where[0]}:{where[1]} (in {where[2]})." if where else ""
+        raise LearnerCodeError(
+            f"{self.who} did not finish within {timeout:g} s.{at}",
+            file=where[3] if where else None,
+            line=where[1] if where else None,
+            hint="Look for a loop that never ends, or raise the limit with --timeout.",
+        )
+
+    def _stuck_at(self) -> tuple[str, int, str, str] | None:
+        files = LearnerFiles([str(self.solution)])
+        for match in _FRAME.finditer(self.stderr_text()):  # innermost frame first
+            if match["file"] in files:
+                path = match["file"]
+                return os.path.basename(path), int(match["line"]), match["func"], path
+        return None
+
+    def _raise_died(self) -> None:
+        code = self._proc.wait(timeout=5)
+        reason = f"signal {-code}" if code < 0 else f"exit code {code}"
+        tail = self.stderr_text().strip().splitlines()[-1:] or [""]
+        if "MemoryError" in tail[0] or code == -signal.SIGKILL:
+            reason += ", probably out of memory"
+        raise LearnerCodeError(
+            f"{self.who} ended its process ({reason}) before answering.",
+            file=str(self.solution),
+            hint="Do not call os._exit() or exit the interpreter; return the result instead.",
+            details=self.stderr_text(),
+        )
+
+    def kill(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            try:
+                self.send({"op": "exit"})
+                self._proc.wait(timeout=5)
+            except (LearnerCodeError, subprocess.TimeoutExpired):
+                pass
+        self.kill()
+        self._selector.close()
+        self._stderr.close()
+        for stream in (self._proc.stdin, self._proc.stdout):
+            if stream is not None:
+                stream.close()

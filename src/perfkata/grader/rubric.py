@@ -1,0 +1,86 @@
+"""Evaluate a kata's rubric on measurements: each check gets a value for the learner and
+the reference, a threshold judgement, points, and the diagnostics that explain it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from perfkata.bench.scaling import GrowthFit, fit
+from perfkata.bench.stats import MedianCI
+from perfkata.bench.thresholds import Outcome, RelativeToReference
+from perfkata.grader.results import CheckResult, Measurement
+from perfkata.grader.timing import TimingResult
+from perfkata.katas.base import Check, Kata
+
+
+def metric_value(metric: str, m: Measurement, speedup: MedianCI | None) -> Any:
+    if metric == "correct":
+        return 1 if m.correct else 0
+    if metric == "speedup":
+        return speedup
+    if metric == "peak_bytes":
+        return m.peak_bytes
+    if metric.endswith(":growth"):
+        name = metric.removesuffix(":growth")
+        sizes = sorted(m.counters)
+        return fit(sizes, [m.counters[s][name] for s in sizes])
+    return m.at_largest()[metric]
+
+
+def show(metric: str, value: Any) -> str:
+    if value is None:
+        return "—"
+    if metric == "correct":
+        return "yes" if value else "no"
+    if isinstance(value, GrowthFit):
+        return value.describe()
+    if isinstance(value, MedianCI):
+        return f"{value.median:.1f}× [{value.low:.1f}–{value.high:.1f}]"
+    if metric == "peak_bytes":
+        return f"{value / 1024**2:.1f} MiB"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def show_threshold(check: Check, reference: Any) -> str:
+    threshold = check.threshold
+    if isinstance(threshold, RelativeToReference) and reference is not None:
+        return f"{threshold} (= {show(check.metric, threshold.limit(float(reference)))})"
+    return str(threshold)
+
+
+def evaluate_check(
+    check: Check, learner: Measurement, reference: Measurement, timing: TimingResult | None
+) -> CheckResult:
+    speedup = timing.speedup if timing else None
+    yours = metric_value(check.metric, learner, speedup)
+    ref_speedup = timing.reference_speedup if timing else None
+    theirs = metric_value(check.metric, reference, ref_speedup)
+    if yours is None:
+        outcome = Outcome.NOT_RUN
+    else:
+        outcome = check.threshold.judge(yours, theirs)
+    return CheckResult(
+        check=check,
+        outcome=outcome,
+        yours=show(check.metric, yours),
+        reference=show(check.metric, theirs),
+        threshold=show_threshold(check, theirs),
+        points=check.points if outcome is Outcome.PASS else 0,
+        diagnostics=[d for d in learner.diagnostics if d.metric in _explains(check.metric)]
+        if outcome is not Outcome.PASS
+        else [],
+    )
+
+
+def _explains(metric: str) -> set[str]:
+    """Which diagnostics explain a failed check on this metric."""
+    base = metric.removesuffix(":growth")
+    if base == "statements":
+        return {"statements", "lazy_loads"}
+    return {base}
+
+
+def evaluate(
+    kata: Kata, learner: Measurement, reference: Measurement, timing: TimingResult | None
+) -> list[CheckResult]:
+    return [evaluate_check(check, learner, reference, timing) for check in kata.rubric]

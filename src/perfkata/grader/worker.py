@@ -1,0 +1,168 @@
+"""The worker process: holds one solution (starter, learner or reference), builds its
+datasets, and answers the parent's requests one JSON line at a time.
+
+Run as `python -m perfkata.grader.worker`. Requests arrive on stdin, replies leave on a
+private copy of stdout; the learner's own prints are sent to stderr so they cannot
+corrupt the protocol, and stdin is closed to them so `input()` cannot eat a request.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import gc
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TextIO
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from perfkata.bench.probes import ProbeContext, probe_run
+from perfkata.bench.probes.eager import UnusedEagerProbe
+from perfkata.bench.probes.lazyloads import LazyLoadProbe
+from perfkata.bench.probes.memory import AllocationProbe
+from perfkata.bench.probes.queries import QueryProbe
+from perfkata.bench.sourceline import LearnerFiles
+from perfkata.errors import LearnerCodeError
+from perfkata.grader.database import worker_engine
+from perfkata.grader.diagnostics import collect_diagnostics
+from perfkata.grader.loading import learner_errors, load_module, to_plain_data
+from perfkata.katas.base import Kata
+from perfkata.katas.registry import get_kata
+
+
+@dataclass
+class WorkerState:
+    kata: Kata | None = None
+    module: ModuleType | None = None
+    path: Path | None = None
+    files: LearnerFiles = field(default_factory=lambda: LearnerFiles([]))
+    engine: Engine | None = None
+    scratch: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="perfkata-")))
+
+    def ready(self) -> tuple[Kata, ModuleType, Engine]:
+        assert self.kata and self.module and self.engine, "load must come first"
+        return self.kata, self.module, self.engine
+
+
+def op_load(state: WorkerState, req: dict[str, Any]) -> dict[str, Any]:
+    state.kata = get_kata(req["kata"])
+    state.path = Path(req["module"])
+    state.files = LearnerFiles([str(state.path)])
+    state.module = load_module(state.path, state.kata.entry_points)
+    state.engine = worker_engine(req.get("db_url"), req.get("schema"), state.scratch)
+    return {"pid": os.getpid()}
+
+
+def rebuild(state: WorkerState, size: int, seed: int) -> None:
+    kata, _, engine = state.ready()
+    kata.models.metadata.drop_all(engine)
+    kata.models.metadata.create_all(engine)
+    with Session(engine) as session:
+        kata.load(session, kata.generate(size, seed))
+
+
+def run_once(state: WorkerState) -> Any:
+    kata, module, engine = state.ready()
+    doing = f"running {', '.join(kata.entry_points)}"
+    with Session(engine) as session, learner_errors(state.files, doing):
+        return kata.workload(module, session)
+
+
+def measure_size(state: WorkerState, size: int, seed: int) -> dict[str, Any]:
+    kata, _, engine = state.ready()
+    rebuild(state, size, seed)
+    queries, lazy, eager = QueryProbe(), LazyLoadProbe(), UnusedEagerProbe()
+    ctx = ProbeContext(engine, kata.models, state.files)
+    with probe_run([queries, lazy, eager], ctx) as counters:
+        output = run_once(state)
+    assert state.path is not None
+    return {
+        "size": size,
+        "counters": counters,
+        "output": to_plain_data(output, kata.entry_points[0], str(state.path)),
+        "diagnostics": collect_diagnostics(queries, lazy, eager, size),
+    }
+
+
+def measure_memory(state: WorkerState) -> int:
+    """Peak allocation at the current (largest) dataset; the counting run warmed it up."""
+    kata, _, engine = state.ready()
+    probe = AllocationProbe()
+    with probe_run([probe], ProbeContext(engine, kata.models, state.files)):
+        run_once(state)
+    return probe.peak_bytes
+
+
+def op_measure(state: WorkerState, req: dict[str, Any]) -> dict[str, Any]:
+    per_size = [measure_size(state, size, req["seed"]) for size in req["sizes"]]
+    peak = measure_memory(state) if req.get("memory", True) else 0
+    return {"sizes": per_size, "peak_bytes": peak}
+
+
+def op_sample(state: WorkerState, req: dict[str, Any]) -> float:
+    """Seconds per workload call, with the garbage of earlier samples collected first."""
+    kata, _, _ = state.ready()
+    gc.collect()
+    start = time.perf_counter()
+    for _ in range(kata.timing_repeats):
+        run_once(state)
+    return (time.perf_counter() - start) / kata.timing_repeats
+
+
+OPS: dict[str, Callable[[WorkerState, dict[str, Any]], Any]] = {
+    "load": op_load,
+    "measure": op_measure,
+    "sample": op_sample,
+    "exit": lambda state, req: None,
+}
+
+
+def handle(state: WorkerState, req: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return {"ok": True, "result": OPS[req["op"]](state, req)}
+    except LearnerCodeError as exc:
+        error = {"kind": "learner", "message": exc.message, "hint": exc.hint,
+                 "file": exc.file, "line": exc.line, "details": exc.details}  # fmt: skip
+        return {"ok": False, "error": error}
+    except Exception as exc:
+        return {"ok": False, "error": {"kind": "internal", "message": repr(exc),
+                                       "details": traceback.format_exc()}}  # fmt: skip
+
+
+def isolate_streams() -> tuple[TextIO, TextIO]:
+    """Keep private copies of stdin/stdout for the protocol; give the learner stderr only."""
+    requests = os.fdopen(os.dup(0), "r", encoding="utf-8")
+    replies = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
+    os.dup2(2, 1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    sys.stdin = open(os.devnull, encoding="utf-8")  # noqa: SIM115 — lives as long as the process
+    return requests, replies
+
+
+def main() -> None:
+    requests, replies = isolate_streams()
+    faulthandler.enable()
+    # The parent sends SIGUSR1 before killing a worker that ran out of time: the dump
+    # shows where the learner's code was stuck, even inside a busy `while True`.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
+    state = WorkerState()
+    for line in requests:
+        req = json.loads(line)
+        replies.write(json.dumps(handle(state, req)) + "\n")
+        if req["op"] == "exit":
+            break
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Kata definitions: the base, the registry, and one subpackage per kata."""

@@ -1,0 +1,107 @@
+"""What a kata is: data plus a few functions, declared once and registered by slug.
+
+Like a dramatiq actor, a kata is declared with keyword options that are validated at
+declaration time: an unknown option or a duplicate slug is an author's error, said
+immediately, not a mystery at grading time.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from types import ModuleType
+from typing import Any
+
+from sqlalchemy.orm import DeclarativeBase, Session
+
+from perfkata.bench.thresholds import Threshold, parse
+from perfkata.errors import KataDefinitionError
+
+
+@dataclass(frozen=True)
+class Check:
+    """One rubric line: a metric, a threshold, points, and what to tell the learner."""
+
+    id: str
+    title: str
+    metric: str  # "statements", "statements:growth", "speedup", ...
+    threshold: Threshold
+    points: int
+    advice: str  # shown when the check fails: what to change
+    gate: bool = False  # a failed gate scores the whole kata 0 (a wrong answer)
+
+    @classmethod
+    def of(cls, id: str, title: str, metric: str, threshold: str, points: int, advice: str,
+           gate: bool = False) -> Check:  # fmt: skip
+        return cls(id, title, metric, parse(threshold), points, advice, gate)
+
+
+@dataclass(frozen=True)
+class Kata:
+    slug: str
+    title: str
+    difficulty: str
+    summary: str
+    files: tuple[str, ...]  # what the learner edits, relative to the kata's folder
+    entry_points: tuple[str, ...]  # functions the grader calls in the learner's module
+    sizes: tuple[int, ...]  # dataset sizes, ascending; the last is "the largest"
+    hints: tuple[str, ...]
+    brief: str  # Markdown
+    models: type[DeclarativeBase]
+    generate: Callable[[int, int], Any]  # (size, seed) -> in-memory dataset
+    load: Callable[[Session, Any], None]  # write the dataset into a fresh database
+    oracle: Callable[[Any], Any]  # dataset -> the exact expected output
+    workload: Callable[[ModuleType, Session], Any]  # run the learner's entry points
+    rubric: tuple[Check, ...]
+    timing_repeats: int = 1  # workload calls per timing sample, to lift it above timer noise
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def main_file(self) -> str:
+        return self.files[0]
+
+    @property
+    def largest(self) -> int:
+        return self.sizes[-1]
+
+    @property
+    def max_points(self) -> int:
+        return sum(check.points for check in self.rubric)
+
+
+_OPTION_NAMES = tuple(f.name for f in fields(Kata))
+
+
+def define_kata(**options: Any) -> Kata:
+    """Build a Kata from keyword options, rejecting unknown ones with a suggestion."""
+    unknown = [name for name in options if name not in _OPTION_NAMES]
+    if unknown:
+        name = unknown[0]
+        close = difflib.get_close_matches(name, _OPTION_NAMES, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise KataDefinitionError(f"unknown kata option {name!r}.{hint}")
+    missing = [f.name for f in fields(Kata) if f.name not in options and _required(f.name)]
+    if missing:
+        raise KataDefinitionError(f"kata option(s) missing: {', '.join(missing)}.")
+    kata = Kata(**options)
+    _validate(kata)
+    return kata
+
+
+def _required(name: str) -> bool:
+    return name not in ("timing_repeats", "extras")
+
+
+def _validate(kata: Kata) -> None:
+    if list(kata.sizes) != sorted(set(kata.sizes)) or len(kata.sizes) < 3:
+        raise KataDefinitionError(
+            f"kata {kata.slug!r}: sizes must be three or more distinct ascending numbers."
+        )
+    if not kata.files or not kata.entry_points:
+        raise KataDefinitionError(f"kata {kata.slug!r}: declare its files and entry points.")
+    if len(kata.hints) < 3:
+        raise KataDefinitionError(f"kata {kata.slug!r}: give at least three progressive hints.")
+    ids = [check.id for check in kata.rubric]
+    if len(ids) != len(set(ids)):
+        raise KataDefinitionError(f"kata {kata.slug!r}: two rubric checks share an id.")

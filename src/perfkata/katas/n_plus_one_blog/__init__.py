@@ -1,0 +1,70 @@
+"""The n-plus-one-blog kata: an index page with every N+1 pattern of the tutorial."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from types import ModuleType
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from perfkata.katas.base import Check, define_kata
+from perfkata.katas.n_plus_one_blog import data
+from perfkata.katas.n_plus_one_blog.models import Base
+
+
+def run_index(module: ModuleType, session: Session) -> Any:
+    return module.render_index(session)
+
+
+HINTS = (
+    "Count before you change anything: every first touch of post.author, post.category "
+    "or post.comments inside the loop is one more SELECT — per post. The grade's N+1 lines "
+    "say which relationship and which line of blog.py.",
+    "Ask for the related rows up front, in the query that loads the posts: SQLAlchemy "
+    "calls these loader options, added with select(Post).options(...).",
+    "Many-to-one relationships (author, category) suit joinedload(...): one JOIN, one row "
+    "per post. Collections (comments) suit selectinload(...): one extra SELECT … WHERE "
+    "post_id IN (…). A relationship of a relationship is chained: "
+    "selectinload(Post.comments).joinedload(Comment.author).",
+    "select(Post).order_by(Post.id).options(joinedload(Post.author), "
+    "joinedload(Post.category), selectinload(Post.comments).joinedload(Comment.author)) — "
+    "and nothing for Post.tags, which the page never shows.",
+)
+
+KATA = define_kata(
+    slug="n-plus-one-blog",
+    title="The blog index that runs a query per post",
+    difficulty="beginner",
+    summary="Find and remove every N+1 query with SQLAlchemy loader options.",
+    files=("blog.py",),
+    entry_points=("render_index",),
+    sizes=(50, 200, 800),
+    hints=HINTS,
+    brief=files(__package__).joinpath("brief.md").read_text(encoding="utf-8"),
+    models=Base,
+    generate=data.generate,
+    load=data.load,
+    oracle=data.expected_index,
+    workload=run_index,
+    rubric=(
+        Check.of("correct", "correct output", "correct", "==1", 20,
+                 "Return exactly what the starter returns: same keys, posts by id, "
+                 "commenters by comment id.", gate=True),
+        Check.of("statements-flat", "statements stay flat as posts grow", "statements:growth",
+                 "O(1)", 25, "Load related rows with the posts (loader options) instead of "
+                 "one query per post."),
+        Check.of("statements-vs-reference", "statements at the largest size", "statements",
+                 "<=ref+1", 10, "Use one loader option per relationship the page shows; "
+                 "smaller hand-made batches cost extra round trips."),
+        Check.of("no-lazy-loads", "lazy loads", "lazy_loads", "==0", 15,
+                 "Every relationship the page reads must be loaded by the query."),
+        Check.of("no-unused-eager", "unused eager loads", "unused_eager_loads", "==0", 10,
+                 "Remove loader options for relationships the page never reads."),
+        Check.of("speedup", "speed-up over the starter", "speedup", ">=3", 10,
+                 "Fewer round trips make the page faster; fix the query checks first."),
+        Check.of("memory", "peak memory", "peak_bytes", "<=1.5*ref", 10,
+                 "Load only the columns and rows the page needs; joinedload on a "
+                 "collection multiplies rows."),
+    ),  # fmt: skip
+)

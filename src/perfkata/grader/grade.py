@@ -89,10 +89,13 @@ def worker_pool(kata: Kata, paths: dict[str, Path], options: GradeOptions
 
 def broadcast(workers: dict[str, WorkerProcess], request: Callable[[str], dict[str, Any]]
               ) -> dict[str, Any]:  # fmt: skip
-    """Send to every worker first, then collect: the three run side by side."""
+    """Send to every worker first, then collect: the three run side by side. The learner's
+    reply is awaited first, so its timeout runs from the start and its errors end the
+    grade at once instead of after the others finish."""
     for variant, worker in workers.items():
         worker.send(request(variant))
-    return {v: guarded(v, workers[v].receive) for v in workers}
+    order = sorted(workers, key=lambda v: v != "learner")
+    return {v: guarded(v, workers[v].receive) for v in order}
 
 
 def guarded(variant: str, action: Callable[[], Any]) -> Any:
@@ -144,8 +147,8 @@ def notes_for(result: GradeResult, options: GradeOptions) -> list[str]:
         notes.append("Timing was skipped (--no-timing): the speed-up check was not run.")
     elif result.timing is None:
         notes.append("Timing was skipped because the output is wrong.")
-    elif result.timing.noisy and result.timing.noise is not None:
-        spread = result.timing.noise.relative_width * 100
-        notes.append(f"This machine is noisy: the reference timed against itself varied by "
-                     f"{spread:.0f} % (interval width); timing verdicts may need more rounds.")  # fmt: skip
+    elif result.timing.noisy:
+        level = result.timing.noise_level * 100
+        notes.append(f"This machine is noisy: two timings of the same reference code differed "
+                     f"by {level:.0f} % (median); close busy programs for a steadier speed-up.")  # fmt: skip
     return notes

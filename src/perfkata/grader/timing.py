@@ -9,7 +9,9 @@ times the reference twice; their ratio measures the machine's own noise.
 
 from __future__ import annotations
 
+import math
 import random
+import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +20,7 @@ from perfkata.bench.stats import MedianCI
 from perfkata.bench.thresholds import Outcome, Threshold
 from perfkata.grader.process import WorkerProcess
 
-NOISY_MACHINE = 0.10  # reference-vs-reference interval wider than ±5 % → say so
+NOISY_MACHINE = 0.10  # the reference differs from itself by more than 10 % → say so
 
 
 @dataclass(frozen=True)
@@ -37,8 +39,15 @@ class TimingResult:
     rounds: int = 0
 
     @property
+    def noise_level(self) -> float:
+        """Median relative difference between two timings of the same reference code."""
+        if self.noise is None or not self.noise.samples:
+            return 0.0
+        return statistics.median(abs(math.log(r)) for r in self.noise.samples if r > 0)
+
+    @property
     def noisy(self) -> bool:
-        return self.noise is not None and self.noise.relative_width > NOISY_MACHINE
+        return self.noise_level > NOISY_MACHINE
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -48,6 +57,7 @@ class TimingResult:
                 self.reference_speedup.as_dict() if self.reference_speedup else None
             ),
             "noise": self.noise.as_dict() if self.noise else None,
+            "noise_level": self.noise_level,
             "median_seconds": {k: sorted(v)[len(v) // 2] for k, v in self.samples.items() if v},
         }
 

@@ -1,0 +1,234 @@
+"""The `perfkata` command: parse, call, print, map errors to exit codes — no logic here."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from perfkata import __version__, workspace
+from perfkata.errors import ExitCode, LearnerCodeError, PerfkataError, UsageError
+from perfkata.grader import devcheck, report
+from perfkata.grader.database import resolve_db_url
+from perfkata.grader.grade import GradeOptions, grade, solution_paths
+from perfkata.grader.process import DEFAULT_TIMEOUT
+from perfkata.katas.base import Kata
+from perfkata.katas.registry import get_kata, registry
+
+app = typer.Typer(help="A dojo for backend performance: fix the kata, get graded.",
+                  no_args_is_help=True, add_completion=True, pretty_exceptions_enable=False)  # fmt: skip
+dev_app = typer.Typer(help="Tools for kata authors.", no_args_is_help=True)
+app.add_typer(dev_app, name="dev")
+
+
+@dataclass
+class Settings:
+    debug: bool = False
+    no_color: bool = False
+
+
+SETTINGS = Settings()
+DirOption = Annotated[Path | None, typer.Option("--dir", help="Workspace folder "
+                      "(default: ./perfkata-work, or the one you are in).")]  # fmt: skip
+DbOption = Annotated[str | None, typer.Option("--db-url", help="Grade on this database "
+                     "(e.g. postgresql+psycopg://root@127.0.0.1/test); default SQLite.")]  # fmt: skip
+
+
+def out() -> Console:
+    return Console(no_color=SETTINGS.no_color, highlight=False)
+
+
+def err() -> Console:
+    return Console(stderr=True, no_color=SETTINGS.no_color, highlight=False)
+
+
+def plain(console: Console) -> bool:
+    return report.plain_wanted(SETTINGS.no_color, console)
+
+
+def open_workspace(directory: Path | None) -> workspace.Workspace:
+    ws = workspace.find_workspace(directory)
+    ws.load_state()
+    for warning in ws.warnings:
+        err().print(f"warning: {warning}", markup=False)
+    return ws
+
+
+@app.callback()
+def main_options(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="Plain text, no colour.")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
+) -> None:
+    SETTINGS.debug, SETTINGS.no_color = debug, no_color
+    if version:
+        out().print(f"perfkata {__version__}", markup=False)
+        raise typer.Exit(0)
+
+
+@app.command("list")
+def list_katas(directory: DirOption = None) -> None:
+    """Every kata with its difficulty and your progress."""
+    ws = open_workspace(directory)
+    state = ws.load_state()
+    rows = []
+    for kata in registry().all():
+        progress = state.katas.get(kata.slug, workspace.KataProgress())
+        best = "" if progress.best_score is None else f"{progress.best_score}/{kata.max_points}"
+        rows.append([kata.slug, kata.title, kata.difficulty, progress.status, best])
+    console = out()
+    report.table(console, plain(console), ("kata", "title", "difficulty", "status", "best"), rows)
+
+
+@app.command()
+def start(kata: str, directory: DirOption = None) -> None:
+    """Copy a kata's starter files into your workspace and show its brief."""
+    found = get_kata(kata)
+    ws = open_workspace(directory)
+    copied = ws.copy_starter(found)
+    workspace.record_start(ws, found)
+    console = out()
+    console.print(Markdown(found.brief) if not plain(console) else found.brief, markup=False)
+    console.print(f"\nEdit {copied[0]}", markup=False)
+    console.print(f"then run: perfkata grade {found.slug}", markup=False)
+
+
+def resolve_solution(found: Kata, ws: workspace.Workspace, solution: str | None) -> Path:
+    if solution in ("starter", "reference"):
+        return solution_paths(found, Path())[solution]
+    path = Path(solution) if solution else ws.learner_file(found)
+    if not path.is_file():
+        raise UsageError(f"There is no file at {path}.", hint=f"Run `perfkata start {found.slug}` "
+                         "first, or pass --solution PATH.")  # fmt: skip
+    return path.resolve()
+
+
+@app.command("grade")
+def grade_command(
+    kata: Annotated[str | None, typer.Argument(help="Default: the kata you started last.")] = None,
+    solution: Annotated[str | None, typer.Option(help="starter, reference, or a file path; "
+                        "default: your workspace file.")] = None,  # fmt: skip
+    seed: Annotated[int | None, typer.Option(help="Replay a grade's dataset.")] = None,
+    db_url: DbOption = None,
+    timeout: Annotated[float, typer.Option(help="Seconds your code may run per step.")] = DEFAULT_TIMEOUT,
+    timing: Annotated[bool, typer.Option("--timing/--no-timing", help="Measure the speed-up.")] = True,
+    output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    directory: DirOption = None,
+) -> None:  # fmt: skip
+    """Grade your solution: correctness, statements, lazy loads, speed-up, memory."""
+    if output_format not in ("text", "json"):
+        raise UsageError(f"Unknown format {output_format!r}; use text or json.")
+    ws = open_workspace(directory)
+    slug = kata or workspace.current_kata(ws)
+    if slug is None:
+        raise UsageError("Which kata? Name one, e.g. `perfkata grade n-plus-one-blog`.",
+                         hint="`perfkata list` shows them.")  # fmt: skip
+    found = get_kata(slug)
+    path = resolve_solution(found, ws, solution)
+    options = GradeOptions(seed=seed, db_url=resolve_db_url(db_url), timeout=timeout,
+                           timing=timing)  # fmt: skip
+    with progress_bar() as progress:
+        result = grade(found, path, GradeOptions(**{**vars(options), "progress": progress}))
+    console = out()
+    if output_format == "json":
+        report.render_json(result, console)
+    else:
+        report.render_grade(result, console, plain(console))
+    if solution is None and timing:
+        workspace.record_grade(ws, found, result.score, result.exit_code == ExitCode.PASSED)
+    raise typer.Exit(int(result.exit_code))
+
+
+class progress_bar:
+    """A rich progress bar on stderr when it is a terminal; silent otherwise."""
+
+    def __enter__(self) -> report_progress:
+        console = err()
+        self._bar: Progress | None = None
+        if console.is_terminal and not SETTINGS.no_color:
+            self._bar = Progress(TextColumn("{task.description}"), BarColumn(),
+                                 TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                                 console=console, transient=True)  # fmt: skip
+            self._bar.start()
+        return report_progress(self._bar)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+class report_progress:
+    def __init__(self, bar: Progress | None) -> None:
+        self.bar = bar
+        self.tasks: dict[str, int] = {}
+
+    def __call__(self, what: str, done: int, total: int) -> None:
+        if self.bar is None:
+            return
+        if what not in self.tasks:
+            self.tasks[what] = self.bar.add_task(what, total=total)
+        self.bar.update(self.tasks[what], completed=done, total=total)
+
+
+@app.command()
+def hint(kata: str, directory: DirOption = None) -> None:
+    """Show the next hint for a kata (each hint is more specific than the last)."""
+    found = get_kata(kata)
+    number, text, last = workspace.next_hint(open_workspace(directory), found)
+    out().print(f"Hint {number}/{len(found.hints)}: {text}", markup=False)
+    if last:
+        out().print("That is the last hint.", markup=False)
+
+
+@dev_app.command("check")
+def dev_check(
+    kata: Annotated[list[str] | None, typer.Argument(help="Default: every kata.")] = None,
+    db_url: DbOption = None,
+    seed: Annotated[int | None, typer.Option(help="Dataset seed.")] = None,
+) -> None:
+    """Prove every starter fails, every reference passes, and counts are deterministic."""
+    katas = [get_kata(slug) for slug in kata] if kata else registry().all()
+    options = GradeOptions(seed=seed, db_url=resolve_db_url(db_url))
+    rows: list[devcheck.DevCheckRow] = []
+    for found in katas:
+        rows += devcheck.check_kata(found, options, lambda m: err().print(m, markup=False))
+    console = out()
+    report.table(console, plain(console), ("kata", "check", "ok", "detail"),
+                 [[r.kata, r.check, "ok" if r.ok else "FAILED", r.detail] for r in rows])  # fmt: skip
+    raise typer.Exit(0 if all(r.ok for r in rows) else 1)
+
+
+def show_error(exc: PerfkataError) -> None:
+    console = err()
+    console.print(f"error: {exc.message}", markup=False, style="bold red")
+    if exc.hint:
+        console.print(exc.hint, markup=False)
+    if SETTINGS.debug and exc.details:
+        console.print(exc.details, markup=False)
+    elif isinstance(exc, LearnerCodeError) and exc.details:
+        console.print("(run with --debug to see the full traceback)", markup=False)
+
+
+def main() -> None:
+    """Entry point: typer handles usage errors (exit 2) and exits; the rest is mapped here."""
+    try:
+        app()
+    except PerfkataError as exc:
+        show_error(exc)
+        sys.exit(int(exc.exit_code))
+    except KeyboardInterrupt:
+        err().print("Interrupted.", markup=False)
+        sys.exit(130)
+    except Exception as exc:  # a perfkata bug: say so, keep the traceback for --debug
+        err().print(f"perfkata hit an internal error: {exc!r}. Run with --debug and report it.",
+                    markup=False)  # fmt: skip
+        if SETTINGS.debug:
+            traceback.print_exc()
+        sys.exit(int(ExitCode.INTERNAL))

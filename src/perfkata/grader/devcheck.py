@@ -1,0 +1,48 @@
+"""The author's check: every starter fails, every reference passes, and the
+deterministic metrics come out identical when the same seed is graded twice."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from perfkata.bench.thresholds import Outcome
+from perfkata.grader.grade import GradeOptions, grade, solution_paths
+from perfkata.grader.results import GradeResult
+from perfkata.katas.base import Kata
+
+DEFAULT_SEED = 20261128
+
+
+@dataclass(frozen=True)
+class DevCheckRow:
+    kata: str
+    check: str
+    ok: bool
+    detail: str
+
+
+def deterministic_metrics(result: GradeResult) -> dict[str, object]:
+    return {label: (m.counters, m.mismatch) for label, m in result.measurements.items()}
+
+
+def check_kata(kata: Kata, options: GradeOptions, say: Callable[[str], None]) -> list[DevCheckRow]:
+    options = replace(options, seed=options.seed if options.seed is not None else DEFAULT_SEED)
+    paths = solution_paths(kata, learner=Path(kata.main_file))  # the learner slot is unused
+    say(f"{kata.slug}: grading the starter")
+    starter = grade(kata, paths["starter"], options)
+    say(f"{kata.slug}: grading the reference, twice")
+    first = grade(kata, paths["reference"], options)
+    second = grade(kata, paths["reference"], options)
+    same = deterministic_metrics(first) == deterministic_metrics(second)
+    return [
+        DevCheckRow(kata.slug, "starter fails", starter.verdict is Outcome.FAIL,
+                    f"{starter.verdict.value}, score {starter.score}"),
+        DevCheckRow(kata.slug, "reference passes (run 1)", first.verdict is Outcome.PASS,
+                    f"{first.verdict.value}, score {first.score}"),
+        DevCheckRow(kata.slug, "reference passes (run 2)", second.verdict is Outcome.PASS,
+                    f"{second.verdict.value}, score {second.score}"),
+        DevCheckRow(kata.slug, "deterministic metrics identical", same,
+                    "statements, lazy loads, objects loaded, outputs"),
+    ]  # fmt: skip

@@ -1,0 +1,85 @@
+"""Render grades and kata lists: rich tables on a terminal, plain tabulate text in logs
+and pipes (and with --no-color / NO_COLOR), JSON for machines."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+from tabulate import tabulate
+
+from perfkata.bench.thresholds import Outcome
+from perfkata.grader.results import CheckResult, GradeResult
+
+MARK = {
+    Outcome.PASS: "pass",
+    Outcome.FAIL: "FAIL",
+    Outcome.INCONCLUSIVE: "inconclusive",
+    Outcome.ERROR: "error",
+    Outcome.NOT_RUN: "not run",
+}
+STYLE = {Outcome.PASS: "green", Outcome.FAIL: "bold red", Outcome.INCONCLUSIVE: "yellow"}
+HEADERS = ("check", "yours", "reference", "threshold", "points", "result")
+
+
+def plain_wanted(no_color: bool, console: Console) -> bool:
+    return no_color or "NO_COLOR" in os.environ or not console.is_terminal
+
+
+def table(console: Console, plain: bool, headers: Sequence[str], rows: list[list[str]],
+          styles: list[str] | None = None) -> None:  # fmt: skip
+    if plain:
+        console.print(tabulate(rows, headers=list(headers), tablefmt="simple"), markup=False,
+                      highlight=False, soft_wrap=True)  # fmt: skip
+        return
+    rich_table = Table(*headers, header_style="bold")
+    for index, row in enumerate(rows):
+        rich_table.add_row(*row, style=styles[index] if styles else None)
+    console.print(rich_table)
+
+
+def check_row(result: CheckResult) -> list[str]:
+    return [result.check.title, result.yours, result.reference, result.threshold,
+            f"{result.points}/{result.check.points}", MARK[result.outcome]]  # fmt: skip
+
+
+def render_grade(result: GradeResult, console: Console, plain: bool) -> None:
+    console.print(f"{result.kata.slug} — {result.solution}", markup=False, highlight=False)
+    console.print(f"seed {result.seed} (replay with --seed {result.seed}), database: "
+                  f"{result.backend}", markup=False, highlight=False)  # fmt: skip
+    rows = [check_row(c) for c in result.checks]
+    table(console, plain, HEADERS, rows, [STYLE.get(c.outcome, "") for c in result.checks])
+    render_diagnostics(result, console)
+    for note in result.notes:
+        console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
+    verdict = {Outcome.PASS: "PASSED", Outcome.FAIL: "FAILED",
+               Outcome.INCONCLUSIVE: "INCONCLUSIVE"}.get(result.verdict, "FAILED")  # fmt: skip
+    console.print(f"\n{verdict}: score {result.score}/{result.max_score}", markup=False,
+                  style=STYLE.get(result.verdict), highlight=False)  # fmt: skip
+    if result.gate_failed:
+        console.print("A wrong answer scores 0: fix the output first.", markup=False)
+
+
+def render_diagnostics(result: GradeResult, console: Console) -> None:
+    shown: set[str] = set()
+    lines = []
+    for check in result.checks:
+        if check.passed or check.outcome is Outcome.NOT_RUN:
+            continue
+        for diagnostic in check.diagnostics:
+            if diagnostic.message not in shown:
+                shown.add(diagnostic.message)
+                lines.append(f"  {diagnostic.message}")
+        lines.append(f"  → {check.check.title}: {check.check.advice}")
+    if lines:
+        console.print("\nWhat to fix:", style="bold", markup=False)
+        for line in lines:  # unwrapped: a diagnostic is one line for grep and editors
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def render_json(result: GradeResult, console: Console) -> None:
+    console.print(json.dumps(result.as_dict(), indent=2), markup=False, highlight=False,
+                  soft_wrap=True)  # fmt: skip

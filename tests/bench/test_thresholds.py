@@ -1,0 +1,42 @@
+import pytest
+
+from perfkata.bench.scaling import fit
+from perfkata.bench.stats import MedianCI
+from perfkata.bench.thresholds import Compare, Flat, Outcome, RelativeToReference, parse
+
+
+def test_parse_knows_each_form():
+    assert parse(">=3") == Compare(">=3", ">=", 3.0)
+    assert parse("<=ref+1") == RelativeToReference("<=ref+1", "<=", 1.0, 1.0)
+    assert parse("<=1.5*ref") == RelativeToReference("<=1.5*ref", "<=", 1.5, 0.0)
+    assert isinstance(parse("O(1)"), Flat)
+
+
+def test_unknown_threshold_says_which_forms_exist():
+    with pytest.raises(ValueError, match="'<=ref\\+1'"):
+        parse("fast enough")
+
+
+def test_relative_threshold_uses_the_reference_value():
+    threshold = parse("<=ref+1")
+    assert threshold.judge(4, 3) is Outcome.PASS
+    assert threshold.judge(5, 3) is Outcome.FAIL
+    assert threshold.judge(5, None) is Outcome.ERROR
+
+
+def test_interval_is_judged_three_ways():
+    threshold = parse(">=3")
+    above = MedianCI((3.5, 4.0, 4.2, 4.4, 5.0, 6.0))
+    below = MedianCI((1.0, 1.1, 1.2, 1.3, 1.4, 2.9))
+    straddling = MedianCI((2.0, 2.5, 3.1, 3.3, 3.6, 4.0))
+    assert threshold.judge(above) is Outcome.PASS
+    assert threshold.judge(below) is Outcome.FAIL
+    assert threshold.judge(straddling) is Outcome.INCONCLUSIVE
+
+
+def test_flat_passes_batched_loads_and_fails_one_query_per_item():
+    threshold = parse("O(1)")
+    assert threshold.judge(fit([50, 200, 800], [2, 2, 3])) is Outcome.PASS
+    # hand-batched IN lists of 100 ids, for four tables, still pass
+    assert threshold.judge(fit([50, 200, 800], [4, 8, 32])) is Outcome.PASS
+    assert threshold.judge(fit([50, 200, 800], [51, 201, 801])) is Outcome.FAIL

@@ -1,0 +1,39 @@
+import pytest
+
+from perfkata.errors import KataDefinitionError, KataNotFound
+from perfkata.katas.base import define_kata
+from perfkata.katas.registry import Registry, get_kata, registry
+
+
+def blog_options(**changes):
+    kata = get_kata("n-plus-one-blog")
+    options = {name: getattr(kata, name) for name in kata.__dataclass_fields__}
+    options.update(changes)
+    return options
+
+
+def test_unknown_option_is_rejected_with_a_suggestion():
+    with pytest.raises(KataDefinitionError, match="Did you mean 'hints'"):
+        define_kata(**blog_options(hintz=("a", "b", "c")))
+
+
+def test_duplicate_slug_is_an_error():
+    fresh = Registry()
+    fresh.add(define_kata(**blog_options()))
+    with pytest.raises(KataDefinitionError, match="already registered"):
+        fresh.add(define_kata(**blog_options()))
+
+
+def test_fewer_than_three_hints_is_an_error():
+    with pytest.raises(KataDefinitionError, match="three progressive hints"):
+        define_kata(**blog_options(hints=("only one",)))
+
+
+def test_unknown_kata_lists_close_matches():
+    with pytest.raises(KataNotFound, match="did you mean n-plus-one-blog"):
+        get_kata("n-plus-one-blo")
+
+
+def test_builtin_kata_is_registered_with_its_brief():
+    assert "n-plus-one-blog" in registry().slugs()
+    assert get_kata("n-plus-one-blog").brief.startswith("# n-plus-one-blog")

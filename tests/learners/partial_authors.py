@@ -1,0 +1,20 @@
+"""Partial fix: authors and categories joined, comments still lazy (and their authors)."""
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from perfkata.katas.n_plus_one_blog.models import Post
+
+
+def render_index(session: Session) -> list[dict]:
+    query = select(Post).order_by(Post.id).options(joinedload(Post.author), joinedload(Post.category))
+    return [
+        {
+            "title": post.title,
+            "author": post.author.name,
+            "category": post.category.name,
+            "comment_count": len(post.comments),
+            "commenters": [c.author.name for c in post.comments],
+        }
+        for post in session.scalars(query)
+    ]

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markdown import Markdown
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from perfkata import __version__, workspace
 from perfkata.errors import ExitCode, LearnerCodeError, PerfkataError, UsageError
@@ -22,8 +22,12 @@ from perfkata.grader.process import DEFAULT_TIMEOUT
 from perfkata.katas.base import Kata
 from perfkata.katas.registry import get_kata, registry
 
-app = typer.Typer(help="A dojo for backend performance: fix the kata, get graded.",
-                  no_args_is_help=True, add_completion=True, pretty_exceptions_enable=False)  # fmt: skip
+app = typer.Typer(
+    help="A dojo for backend performance: fix the kata, get graded.",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+)
 dev_app = typer.Typer(help="Tools for kata authors.", no_args_is_help=True)
 app.add_typer(dev_app, name="dev")
 
@@ -35,18 +39,28 @@ class Settings:
 
 
 SETTINGS = Settings()
-DirOption = Annotated[Path | None, typer.Option("--dir", help="Workspace folder "
-                      "(default: ./perfkata-work, or the one you are in).")]  # fmt: skip
-DbOption = Annotated[str | None, typer.Option("--db-url", help="Grade on this database "
-                     "(e.g. postgresql+psycopg://root@127.0.0.1/test); default SQLite.")]  # fmt: skip
+DirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--dir", help="Workspace folder (default: ./perfkata-work, or the one you are in)."
+    ),
+]
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db-url",
+        help="Grade on this database "
+        "(e.g. postgresql+psycopg://root@127.0.0.1/test); default SQLite.",
+    ),
+]
 
 
 def out() -> Console:
-    return Console(no_color=SETTINGS.no_color, highlight=False)
+    return Console(no_color=SETTINGS.no_color, highlight=False, soft_wrap=True)
 
 
 def err() -> Console:
-    return Console(stderr=True, no_color=SETTINGS.no_color, highlight=False)
+    return Console(stderr=True, no_color=SETTINGS.no_color, highlight=False, soft_wrap=True)
 
 
 def plain(console: Console) -> bool:
@@ -105,35 +119,44 @@ def resolve_solution(found: Kata, ws: workspace.Workspace, solution: str | None)
         return solution_paths(found, Path())[solution]
     path = Path(solution) if solution else ws.learner_file(found)
     if not path.is_file():
-        raise UsageError(f"There is no file at {path}.", hint=f"Run `perfkata start {found.slug}` "
-                         "first, or pass --solution PATH.")  # fmt: skip
+        raise UsageError(
+            f"There is no file at {path}.",
+            hint=f"Run `perfkata start {found.slug}` first, or pass --solution PATH.",
+        )
     return path.resolve()
 
 
 @app.command("grade")
 def grade_command(
     kata: Annotated[str | None, typer.Argument(help="Default: the kata you started last.")] = None,
-    solution: Annotated[str | None, typer.Option(help="starter, reference, or a file path; "
-                        "default: your workspace file.")] = None,  # fmt: skip
+    solution: Annotated[
+        str | None,
+        typer.Option(help="starter, reference, or a file path; default: your workspace file."),
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Replay a grade's dataset.")] = None,
     db_url: DbOption = None,
-    timeout: Annotated[float, typer.Option(help="Seconds your code may run per step.")] = DEFAULT_TIMEOUT,
-    timing: Annotated[bool, typer.Option("--timing/--no-timing", help="Measure the speed-up.")] = True,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds your code may run per step.")
+    ] = DEFAULT_TIMEOUT,
+    timing: Annotated[
+        bool, typer.Option("--timing/--no-timing", help="Measure the speed-up.")
+    ] = True,
     output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
     directory: DirOption = None,
-) -> None:  # fmt: skip
+) -> None:
     """Grade your solution: correctness, statements, lazy loads, speed-up, memory."""
     if output_format not in ("text", "json"):
         raise UsageError(f"Unknown format {output_format!r}; use text or json.")
     ws = open_workspace(directory)
     slug = kata or workspace.current_kata(ws)
     if slug is None:
-        raise UsageError("Which kata? Name one, e.g. `perfkata grade n-plus-one-blog`.",
-                         hint="`perfkata list` shows them.")  # fmt: skip
+        raise UsageError(
+            "Which kata? Name one, e.g. `perfkata grade n-plus-one-blog`.",
+            hint="`perfkata list` shows them.",
+        )
     found = get_kata(slug)
     path = resolve_solution(found, ws, solution)
-    options = GradeOptions(seed=seed, db_url=resolve_db_url(db_url), timeout=timeout,
-                           timing=timing)  # fmt: skip
+    options = GradeOptions(seed=seed, db_url=resolve_db_url(db_url), timeout=timeout, timing=timing)
     with progress_bar() as progress:
         result = grade(found, path, GradeOptions(**{**vars(options), "progress": progress}))
     console = out()
@@ -153,9 +176,14 @@ class progress_bar:
         console = err()
         self._bar: Progress | None = None
         if console.is_terminal and not SETTINGS.no_color:
-            self._bar = Progress(TextColumn("{task.description}"), BarColumn(),
-                                 TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
-                                 console=console, transient=True)  # fmt: skip
+            self._bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total}"),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+            )
             self._bar.start()
         return report_progress(self._bar)
 
@@ -167,7 +195,7 @@ class progress_bar:
 class report_progress:
     def __init__(self, bar: Progress | None) -> None:
         self.bar = bar
-        self.tasks: dict[str, int] = {}
+        self.tasks: dict[str, TaskID] = {}
 
     def __call__(self, what: str, done: int, total: int) -> None:
         if self.bar is None:
@@ -187,6 +215,25 @@ def hint(kata: str, directory: DirOption = None) -> None:
         out().print("That is the last hint.", markup=False)
 
 
+@app.command()
+def reset(
+    kata: str,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+    directory: DirOption = None,
+) -> None:
+    """Restore the starter file; yours is kept in .perfkata/backups/ first."""
+    found = get_kata(kata)
+    ws = open_workspace(directory)
+    if not yes and not typer.confirm(
+        f"Replace {ws.learner_file(found)} with the starter? (yours is backed up first)"
+    ):
+        raise typer.Exit(1)
+    backup = workspace.reset_to_starter(ws, found)
+    if backup is not None:
+        out().print(f"Your previous files are in {backup}", markup=False)
+    out().print(f"Restored the starter: {ws.learner_file(found)}", markup=False)
+
+
 @dev_app.command("check")
 def dev_check(
     kata: Annotated[list[str] | None, typer.Argument(help="Default: every kata.")] = None,
@@ -200,8 +247,12 @@ def dev_check(
     for found in katas:
         rows += devcheck.check_kata(found, options, lambda m: err().print(m, markup=False))
     console = out()
-    report.table(console, plain(console), ("kata", "check", "ok", "detail"),
-                 [[r.kata, r.check, "ok" if r.ok else "FAILED", r.detail] for r in rows])  # fmt: skip
+    report.table(
+        console,
+        plain(console),
+        ("kata", "check", "ok", "detail"),
+        [[r.kata, r.check, "ok" if r.ok else "FAILED", r.detail] for r in rows],
+    )
     raise typer.Exit(0 if all(r.ok for r in rows) else 1)
 
 
@@ -227,8 +278,10 @@ def main() -> None:
         err().print("Interrupted.", markup=False)
         sys.exit(130)
     except Exception as exc:  # a perfkata bug: say so, keep the traceback for --debug
-        err().print(f"perfkata hit an internal error: {exc!r}. Run with --debug and report it.",
-                    markup=False)  # fmt: skip
+        err().print(
+            f"perfkata hit an internal error: {exc!r}. Run with --debug and report it.",
+            markup=False,
+        )
         if SETTINGS.debug:
             traceback.print_exc()
         sys.exit(int(ExitCode.INTERNAL))

@@ -184,3 +184,20 @@ def next_hint(workspace: Workspace, kata: Kata) -> tuple[int, str, bool]:
 
 def current_kata(workspace: Workspace) -> str | None:
     return workspace.load_state().current
+
+
+def reset_to_starter(workspace: Workspace, kata: Kata) -> Path | None:
+    """Move the learner's files to `.perfkata/backups/<kata>-<time>/`, then copy the
+    starter back. Returns the backup folder (None if there was nothing to keep)."""
+    target = workspace.kata_dir(kata)
+    present = [target / name for name in kata.files if (target / name).exists()]
+    backup = None
+    if present:
+        stamp = now().replace(":", "").replace("+0000", "Z")
+        backup = workspace.root / STATE_DIR / "backups" / f"{kata.slug}-{stamp}"
+        backup.mkdir(parents=True, exist_ok=False)
+        for path in present:
+            shutil.copy2(path, backup / path.name)  # copy first: the original goes only after
+            path.unlink()
+    workspace.copy_starter(kata)
+    return backup

@@ -60,8 +60,13 @@ def test_has_many_count_is_a_collection_n_plus_one(blog):
 
 def test_nested_n_plus_one_suggests_the_chained_option(blog):
     lazy = LazyLoadProbe()
-    probed(blog, lambda s: [[c.author.name for c in p.comments]
-                            for p in posts(s, selectinload(Post.comments))], lazy)  # fmt: skip
+    probed(
+        blog,
+        lambda s: [
+            [c.author.name for c in p.comments] for p in posts(s, selectinload(Post.comments))
+        ],
+        lazy,
+    )
     (site,) = lazy.sites
     assert site.relationship == "Comment.author"
     assert site.suggested_option() == "selectinload(Post.comments).joinedload(Comment.author)"
@@ -77,8 +82,13 @@ def test_nested_path_is_rebuilt_when_the_parent_was_lazy_too(blog):
 def test_query_probe_counts_every_statement_of_the_starter(blog):
     generated = data.generate(SIZE, SEED)
     queries = QueryProbe()
-    probed(blog, lambda s: [(p.author.name, p.category.name, [c.author.name for c in p.comments])
-                            for p in posts(s)], queries)  # fmt: skip
+    probed(
+        blog,
+        lambda s: [
+            (p.author.name, p.category.name, [c.author.name for c in p.comments]) for p in posts(s)
+        ],
+        queries,
+    )
     users = {p["author_id"] for p in generated.posts} | {c["author_id"] for c in generated.comments}
     categories = {p["category_id"] for p in generated.posts}
     expected = 1 + SIZE + len(users) + len(categories)  # posts, comments per post, each user once

@@ -17,7 +17,9 @@ LEARNERS = Path(__file__).parents[1] / "learners"
 
 
 def graded(name: str, db_url: str | None = None, **options):
-    return grade(KATA, LEARNERS / name, GradeOptions(seed=3, timing=False, db_url=db_url, **options))
+    return grade(
+        KATA, LEARNERS / name, GradeOptions(seed=3, timing=False, db_url=db_url, **options)
+    )
 
 
 def failed(result) -> set[str]:
@@ -33,16 +35,21 @@ def test_partial_fix_fails_on_comments_and_names_them(db_url):
     assert failed(result) == {"statements-flat", "statements-vs-reference", "no-lazy-loads"}
     relationships = {m.split(" lazily")[0] for m in messages(result) if m.startswith("N+1")}
     assert relationships == {"N+1: Post.comments", "N+1: Comment.author"}
-    assert any("partial_authors.py:17" in m and "selectinload(Post.comments).joinedload"
-               "(Comment.author)" in m for m in messages(result))  # fmt: skip
+    assert any(
+        "partial_authors.py:17" in m
+        and "selectinload(Post.comments).joinedload(Comment.author)" in m
+        for m in messages(result)
+    )
     assert result.exit_code == ExitCode.FAILED
 
 
 def test_over_eager_fix_fails_only_on_the_extra_load():
     result = graded("over_eager.py")
     assert failed(result) == {"no-unused-eager", "statements-vs-reference"}
-    assert "AVOID eager loading: Post.tags is loaded but never used — remove selectinload(" \
-           "Post.tags)" in messages(result)  # fmt: skip
+    assert (
+        "AVOID eager loading: Post.tags is loaded but never used — remove selectinload("
+        "Post.tags)" in messages(result)
+    )
 
 
 def test_wrong_output_scores_zero_and_shows_the_first_difference():
@@ -63,8 +70,10 @@ def test_correct_fixes_written_other_ways_pass_every_counted_check(name, db_url)
 def test_query_loop_without_relationships_is_caught_by_counting():
     result = graded("loop_of_gets.py")
     assert {"statements-flat", "statements-vs-reference"} <= failed(result)
-    assert any(m.startswith("the same statement ran 800 times at loop_of_gets.py:15")
-               for m in messages(result))  # fmt: skip
+    assert any(
+        m.startswith("the same statement ran 800 times at loop_of_gets.py:15")
+        for m in messages(result)
+    )
 
 
 def test_raw_driver_queries_are_counted_anyway():

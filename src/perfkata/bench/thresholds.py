@@ -1,9 +1,9 @@
 """Thresholds as objects parsed from short strings, each judging one measured value.
 
-    ">=3"        a plain comparison; on a confidence interval it is three-way:
-                 pass only if the whole interval passes, fail only if all of it fails
-    "<=ref+1"    relative to the reference solution's value (also "<=1.5*ref")
-    "O(1)"       a growth fit whose slope stays under MAX_FLAT_SLOPE per item
+">=3"        a plain comparison; on a confidence interval it is three-way:
+             pass only if the whole interval passes, fail only if all of it fails
+"<=ref+1"    relative to the reference solution's value (also "<=1.5*ref")
+"O(1)"       a growth fit whose slope stays under MAX_FLAT_SLOPE per item
 """
 
 from __future__ import annotations

@@ -37,12 +37,28 @@ def check_kata(kata: Kata, options: GradeOptions, say: Callable[[str], None]) ->
     second = grade(kata, paths["reference"], options)
     same = deterministic_metrics(first) == deterministic_metrics(second)
     return [
-        DevCheckRow(kata.slug, "starter fails", starter.verdict is Outcome.FAIL,
-                    f"{starter.verdict.value}, score {starter.score}"),
-        DevCheckRow(kata.slug, "reference passes (run 1)", first.verdict is Outcome.PASS,
-                    f"{first.verdict.value}, score {first.score}"),
-        DevCheckRow(kata.slug, "reference passes (run 2)", second.verdict is Outcome.PASS,
-                    f"{second.verdict.value}, score {second.score}"),
-        DevCheckRow(kata.slug, "deterministic metrics identical", same,
-                    "statements, lazy loads, objects loaded, outputs"),
-    ]  # fmt: skip
+        DevCheckRow(
+            kata.slug,
+            "starter fails",
+            starter.verdict is Outcome.FAIL,
+            f"{starter.verdict.value}, score {starter.score}",
+        ),
+        DevCheckRow(
+            kata.slug,
+            "reference passes (run 1)",
+            first.verdict is Outcome.PASS,
+            f"{first.verdict.value}, score {first.score}",
+        ),
+        DevCheckRow(
+            kata.slug,
+            "reference passes (run 2)",
+            second.verdict is Outcome.PASS,
+            f"{second.verdict.value}, score {second.score}",
+        ),
+        DevCheckRow(
+            kata.slug,
+            "deterministic metrics identical",
+            same,
+            "statements, lazy loads, objects loaded, outputs",
+        ),
+    ]

@@ -54,22 +54,28 @@ def query_diagnostics(probe: QueryProbe, size: int, lazy_lines: set[int]) -> lis
     found = []
     bypassed = probe.results()["bypassed_statements"]
     if bypassed:
-        found.append(Diagnostic(
-            "statements",
-            f"{bypassed} statements went to the database driver directly, around SQLAlchemy; "
-            "they are counted all the same",
-            count=bypassed,
-        ))  # fmt: skip
+        found.append(
+            Diagnostic(
+                "statements",
+                f"{bypassed} statements went to the database driver directly, around SQLAlchemy; "
+                "they are counted all the same",
+                count=bypassed,
+            )
+        )
     for text, count, where in probe.repeated(at_least=max(10, size // 10)):
         if where is None or where.line in lazy_lines:
             continue  # lazy loads already have a sharper diagnostic
         first_line = " ".join(text.split())[:60]
-        found.append(Diagnostic(
-            "statements",
-            f"the same statement ran {count} times at {where.short()} ({first_line}…) — "
-            "a query inside a loop; fetch the rows in one query",
-            where.file, where.line, count,
-        ))  # fmt: skip
+        found.append(
+            Diagnostic(
+                "statements",
+                f"the same statement ran {count} times at {where.short()} ({first_line}…) — "
+                "a query inside a loop; fetch the rows in one query",
+                where.file,
+                where.line,
+                count,
+            )
+        )
     return found
 
 

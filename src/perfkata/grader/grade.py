@@ -18,7 +18,7 @@ from perfkata.grader.oracle import first_difference
 from perfkata.grader.process import DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT, WorkerProcess
 from perfkata.grader.results import GradeResult, Measurement
 from perfkata.grader.rubric import evaluate
-from perfkata.grader.timing import TimingPlan, TimingResult, measure_speedup
+from perfkata.grader.timing import TimingPlan, measure_speedup
 from perfkata.katas.base import Kata
 from perfkata.katas.files import solution_dir, starter_dir
 
@@ -58,9 +58,16 @@ def grade(kata: Kata, learner: Path, options: GradeOptions) -> GradeResult:
         timing = None
         if options.timing and measurements["learner"].correct:
             speedup_check = next(c for c in kata.rubric if c.metric == "speedup")
-            timing = guarded(workers["learner"].label, lambda: measure_speedup(
-                workers, speedup_check.threshold, options.plan, seed,
-                lambda done, cap: options.progress("timing rounds", done, cap)))  # fmt: skip
+            timing = guarded(
+                workers["learner"].label,
+                lambda: measure_speedup(
+                    workers,
+                    speedup_check.threshold,
+                    options.plan,
+                    seed,
+                    lambda done, cap: options.progress("timing rounds", done, cap),
+                ),
+            )
     result = GradeResult(kata, str(learner), seed, backend, [], measurements, timing)
     result.checks = evaluate(kata, measurements["learner"], measurements["reference"], timing)
     result.notes = notes_for(result, options)
@@ -68,8 +75,9 @@ def grade(kata: Kata, learner: Path, options: GradeOptions) -> GradeResult:
 
 
 @contextmanager
-def worker_pool(kata: Kata, paths: dict[str, Path], options: GradeOptions
-                ) -> Iterator[dict[str, WorkerProcess]]:  # fmt: skip
+def worker_pool(
+    kata: Kata, paths: dict[str, Path], options: GradeOptions
+) -> Iterator[dict[str, WorkerProcess]]:
     schemas = {v: new_schema_name() for v in VARIANTS} if options.db_url else {}
     with ExitStack() as stack:
         if options.db_url:
@@ -77,18 +85,32 @@ def worker_pool(kata: Kata, paths: dict[str, Path], options: GradeOptions
                 stack.callback(drop_schema, options.db_url, schema)
         workers = {}
         for variant in VARIANTS:
-            worker = WorkerProcess(variant, WHO[variant], paths[variant], timeout=options.timeout,
-                                   memory_limit=options.memory_limit)  # fmt: skip
+            worker = WorkerProcess(
+                variant,
+                WHO[variant],
+                paths[variant],
+                timeout=options.timeout,
+                memory_limit=options.memory_limit,
+            )
             stack.callback(worker.close)
             workers[variant] = worker
         options.progress("starting", 0, 1)
-        broadcast(workers, lambda v: {"op": "load", "kata": kata.slug, "module": str(paths[v]),
-                                      "db_url": options.db_url, "schema": schemas.get(v)})  # fmt: skip
+        broadcast(
+            workers,
+            lambda v: {
+                "op": "load",
+                "kata": kata.slug,
+                "module": str(paths[v]),
+                "db_url": options.db_url,
+                "schema": schemas.get(v),
+            },
+        )
         yield workers
 
 
-def broadcast(workers: dict[str, WorkerProcess], request: Callable[[str], dict[str, Any]]
-              ) -> dict[str, Any]:  # fmt: skip
+def broadcast(
+    workers: dict[str, WorkerProcess], request: Callable[[str], dict[str, Any]]
+) -> dict[str, Any]:
     """Send to every worker first, then collect: the three run side by side. The learner's
     reply is awaited first, so its timeout runs from the start and its errors end the
     grade at once instead of after the others finish."""
@@ -112,19 +134,29 @@ def guarded(variant: str, action: Callable[[], Any]) -> Any:
         ) from None
 
 
-def measure_all(kata: Kata, workers: dict[str, WorkerProcess], seed: int,
-                progress: Progress) -> dict[str, Measurement]:  # fmt: skip
+def measure_all(
+    kata: Kata, workers: dict[str, WorkerProcess], seed: int, progress: Progress
+) -> dict[str, Measurement]:
     progress("counting statements", 0, 1)
     # The starter's memory is never judged, and tracing its N+1 costs seconds: skip it.
-    replies = broadcast(workers, lambda v: {"op": "measure", "sizes": list(kata.sizes),
-                                            "seed": seed, "memory": v != "starter"})  # fmt: skip
+    replies = broadcast(
+        workers,
+        lambda v: {
+            "op": "measure",
+            "sizes": list(kata.sizes),
+            "seed": seed,
+            "memory": v != "starter",
+        },
+    )
     progress("counting statements", 1, 1)
     expected = {size: kata.oracle(kata.generate(size, seed)) for size in kata.sizes}
     measurements = {v: to_measurement(v, replies[v], expected) for v in VARIANTS}
     for variant in ("starter", "reference"):
         if not measurements[variant].correct:
-            raise InternalError(f"the {variant} of {kata.slug} gave a wrong answer: "
-                                f"{measurements[variant].mismatch}")  # fmt: skip
+            raise InternalError(
+                f"the {variant} of {kata.slug} gave a wrong answer: "
+                f"{measurements[variant].mismatch}"
+            )
     return measurements
 
 
@@ -149,6 +181,8 @@ def notes_for(result: GradeResult, options: GradeOptions) -> list[str]:
         notes.append("Timing was skipped because the output is wrong.")
     elif result.timing.noisy:
         level = result.timing.noise_level * 100
-        notes.append(f"This machine is noisy: two timings of the same reference code differed "
-                     f"by {level:.0f} % (median); close busy programs for a steadier speed-up.")  # fmt: skip
+        notes.append(
+            f"This machine is noisy: two timings of the same reference code differed "
+            f"by {level:.0f} % (median); close busy programs for a steadier speed-up."
+        )
     return notes

@@ -10,7 +10,7 @@ import sys
 import traceback
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 
 from perfkata.bench.sourceline import LearnerFiles
 from perfkata.errors import LearnerCodeError
@@ -67,7 +67,7 @@ class learner_errors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
         if exc is None or isinstance(exc, LearnerCodeError | KeyboardInterrupt):
             return False
         if isinstance(exc, SystemExit):

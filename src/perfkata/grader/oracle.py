@@ -29,6 +29,8 @@ def first_difference(expected: Any, actual: Any, where: str = "the output") -> s
             return f"{where} has an unexpected key {extra[0]!r}"
         for key in expected:
             if expected[key] != actual[key]:
-                return (f"{where}, key {key!r}: expected {_short(expected[key])}, "
-                        f"got {_short(actual[key])}")  # fmt: skip
+                return (
+                    f"{where}, key {key!r}: expected {_short(expected[key])}, "
+                    f"got {_short(actual[key])}"
+                )
     return f"{where}: expected {_short(expected)}, got {_short(actual)}"

@@ -37,8 +37,9 @@ def _limit_memory(limit: int) -> Callable[[], None]:
 
 
 class WorkerProcess:
-    def __init__(self, label: str, who: str, solution: Path, *, timeout: float,
-                 memory_limit: int) -> None:  # fmt: skip
+    def __init__(
+        self, label: str, who: str, solution: Path, *, timeout: float, memory_limit: int
+    ) -> None:
         self.label = label  # "starter", "learner", "reference"
         self.who = who  # how messages name it: "Your code", "The starter"
         self.solution = solution
@@ -52,7 +53,7 @@ class WorkerProcess:
             stdout=subprocess.PIPE,
             stderr=self._stderr,
             env=env,
-            preexec_fn=_limit_memory(memory_limit),  # noqa: PLW1509 — no threads yet
+            preexec_fn=_limit_memory(memory_limit),
         )
         self._selector = selectors.DefaultSelector()
         assert self._proc.stdout is not None
@@ -74,8 +75,13 @@ class WorkerProcess:
             return reply["result"]
         error = reply["error"]
         if error["kind"] == "learner":
-            raise LearnerCodeError(error["message"], file=error["file"], line=error["line"],
-                                   hint=error["hint"], details=error["details"])  # fmt: skip
+            raise LearnerCodeError(
+                error["message"],
+                file=error["file"],
+                line=error["line"],
+                hint=error["hint"],
+                details=error["details"],
+            )
         raise InternalError(
             f"the {self.label} worker failed inside perfkata: {error['message']}",
             hint="This is a perfkata bug; run with --debug and report it.",

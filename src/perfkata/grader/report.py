@@ -29,11 +29,20 @@ def plain_wanted(no_color: bool, console: Console) -> bool:
     return no_color or "NO_COLOR" in os.environ or not console.is_terminal
 
 
-def table(console: Console, plain: bool, headers: Sequence[str], rows: list[list[str]],
-          styles: list[str] | None = None) -> None:  # fmt: skip
+def table(
+    console: Console,
+    plain: bool,
+    headers: Sequence[str],
+    rows: list[list[str]],
+    styles: list[str] | None = None,
+) -> None:
     if plain:
-        console.print(tabulate(rows, headers=list(headers), tablefmt="simple"), markup=False,
-                      highlight=False, soft_wrap=True)  # fmt: skip
+        console.print(
+            tabulate(rows, headers=list(headers), tablefmt="simple"),
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
         return
     rich_table = Table(*headers, header_style="bold")
     for index, row in enumerate(rows):
@@ -42,23 +51,39 @@ def table(console: Console, plain: bool, headers: Sequence[str], rows: list[list
 
 
 def check_row(result: CheckResult) -> list[str]:
-    return [result.check.title, result.yours, result.reference, result.threshold,
-            f"{result.points}/{result.check.points}", MARK[result.outcome]]  # fmt: skip
+    return [
+        result.check.title,
+        result.yours,
+        result.reference,
+        result.threshold,
+        f"{result.points}/{result.check.points}",
+        MARK[result.outcome],
+    ]
 
 
 def render_grade(result: GradeResult, console: Console, plain: bool) -> None:
     console.print(f"{result.kata.slug} — {result.solution}", markup=False, highlight=False)
-    console.print(f"seed {result.seed} (replay with --seed {result.seed}), database: "
-                  f"{result.backend}", markup=False, highlight=False)  # fmt: skip
+    console.print(
+        f"seed {result.seed} (replay with --seed {result.seed}), database: {result.backend}",
+        markup=False,
+        highlight=False,
+    )
     rows = [check_row(c) for c in result.checks]
     table(console, plain, HEADERS, rows, [STYLE.get(c.outcome, "") for c in result.checks])
     render_diagnostics(result, console)
     for note in result.notes:
         console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
-    verdict = {Outcome.PASS: "PASSED", Outcome.FAIL: "FAILED",
-               Outcome.INCONCLUSIVE: "INCONCLUSIVE"}.get(result.verdict, "FAILED")  # fmt: skip
-    console.print(f"\n{verdict}: score {result.score}/{result.max_score}", markup=False,
-                  style=STYLE.get(result.verdict), highlight=False)  # fmt: skip
+    verdict = {
+        Outcome.PASS: "PASSED",
+        Outcome.FAIL: "FAILED",
+        Outcome.INCONCLUSIVE: "INCONCLUSIVE",
+    }.get(result.verdict, "FAILED")
+    console.print(
+        f"\n{verdict}: score {result.score}/{result.max_score}",
+        markup=False,
+        style=STYLE.get(result.verdict),
+        highlight=False,
+    )
     if result.gate_failed:
         console.print("A wrong answer scores 0: fix the output first.", markup=False)
 
@@ -81,5 +106,6 @@ def render_diagnostics(result: GradeResult, console: Console) -> None:
 
 
 def render_json(result: GradeResult, console: Console) -> None:
-    console.print(json.dumps(result.as_dict(), indent=2), markup=False, highlight=False,
-                  soft_wrap=True)  # fmt: skip
+    console.print(
+        json.dumps(result.as_dict(), indent=2), markup=False, highlight=False, soft_wrap=True
+    )

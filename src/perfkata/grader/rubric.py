@@ -57,10 +57,7 @@ def evaluate_check(
     yours = metric_value(check.metric, learner, speedup)
     ref_speedup = timing.reference_speedup if timing else None
     theirs = metric_value(check.metric, reference, ref_speedup)
-    if yours is None:
-        outcome = Outcome.NOT_RUN
-    else:
-        outcome = check.threshold.judge(yours, theirs)
+    outcome = Outcome.NOT_RUN if yours is None else check.threshold.judge(yours, theirs)
     return CheckResult(
         check=check,
         outcome=outcome,

@@ -131,12 +131,20 @@ def handle(state: WorkerState, req: dict[str, Any]) -> dict[str, Any]:
     try:
         return {"ok": True, "result": OPS[req["op"]](state, req)}
     except LearnerCodeError as exc:
-        error = {"kind": "learner", "message": exc.message, "hint": exc.hint,
-                 "file": exc.file, "line": exc.line, "details": exc.details}  # fmt: skip
+        error = {
+            "kind": "learner",
+            "message": exc.message,
+            "hint": exc.hint,
+            "file": exc.file,
+            "line": exc.line,
+            "details": exc.details,
+        }
         return {"ok": False, "error": error}
     except Exception as exc:
-        return {"ok": False, "error": {"kind": "internal", "message": repr(exc),
-                                       "details": traceback.format_exc()}}  # fmt: skip
+        return {
+            "ok": False,
+            "error": {"kind": "internal", "message": repr(exc), "details": traceback.format_exc()},
+        }
 
 
 def isolate_streams() -> tuple[TextIO, TextIO]:

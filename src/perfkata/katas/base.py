@@ -32,8 +32,16 @@ class Check:
     gate: bool = False  # a failed gate scores the whole kata 0 (a wrong answer)
 
     @classmethod
-    def of(cls, id: str, title: str, metric: str, threshold: str, points: int, advice: str,
-           gate: bool = False) -> Check:  # fmt: skip
+    def of(
+        cls,
+        id: str,
+        title: str,
+        metric: str,
+        threshold: str,
+        points: int,
+        advice: str,
+        gate: bool = False,
+    ) -> Check:
         return cls(id, title, metric, parse(threshold), points, advice, gate)
 
 

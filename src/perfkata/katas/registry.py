@@ -5,7 +5,7 @@ returns one or a list of them)."""
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterator
 from importlib import import_module
 from importlib.metadata import entry_points
 
@@ -34,7 +34,7 @@ class Registry:
         except KeyError:
             raise KataNotFound(_unknown_message(slug, self._katas)) from None
 
-    def __iter__(self) -> Iterable[Kata]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[Kata]:
         return iter(self._katas.values())
 
     def all(self) -> list[Kata]:

@@ -28,7 +28,7 @@ class _ReadCountingAttribute(InstrumentedAttribute[Any]):
 
     def __get__(self, instance: object | None, owner: Any) -> Any:
         if instance is not None and _reads is not None:
-            _reads[(self.class_, self.key)] += 1
+            _reads[(self.class_, self.key)] += 1  # type: ignore[index]
         return super().__get__(instance, owner)
 
 

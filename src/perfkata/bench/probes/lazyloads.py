@@ -56,7 +56,9 @@ class LazyLoadSite:
 
 def relationship_props(state: ORMExecuteState) -> list[RelationshipProperty[Any]]:
     path = state.loader_strategy_path
-    return [p for p in (path.path if path is not None else ()) if isinstance(p, RelationshipProperty)]
+    return [
+        p for p in (path.path if path is not None else ()) if isinstance(p, RelationshipProperty)
+    ]
 
 
 def as_steps(props: list[RelationshipProperty[Any]]) -> tuple[RelationshipStep, ...]:

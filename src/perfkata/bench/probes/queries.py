@@ -60,7 +60,7 @@ class QueryProbe(Probe):
         self._original_connect = original
 
         def traced_connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
-            conn = original(*args, **kwargs)
+            conn: sqlite3.Connection = original(*args, **kwargs)
             conn.set_trace_callback(self._on_driver_statement)
             return conn
 

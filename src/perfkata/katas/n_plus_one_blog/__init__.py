@@ -48,23 +48,65 @@ KATA = define_kata(
     oracle=data.expected_index,
     workload=run_index,
     rubric=(
-        Check.of("correct", "correct output", "correct", "==1", 20,
-                 "Return exactly what the starter returns: same keys, posts by id, "
-                 "commenters by comment id.", gate=True),
-        Check.of("statements-flat", "statements stay flat as posts grow", "statements:growth",
-                 "O(1)", 25, "Load related rows with the posts (loader options) instead of "
-                 "one query per post."),
-        Check.of("statements-vs-reference", "statements at the largest size", "statements",
-                 "<=ref+1", 10, "Use one loader option per relationship the page shows; "
-                 "smaller hand-made batches cost extra round trips."),
-        Check.of("no-lazy-loads", "lazy loads", "lazy_loads", "==0", 15,
-                 "Every relationship the page reads must be loaded by the query."),
-        Check.of("no-unused-eager", "unused eager loads", "unused_eager_loads", "==0", 10,
-                 "Remove loader options for relationships the page never reads."),
-        Check.of("speedup", "speed-up over the starter", "speedup", ">=3", 10,
-                 "Fewer round trips make the page faster; fix the query checks first."),
-        Check.of("memory", "peak memory", "peak_bytes", "<=1.5*ref", 10,
-                 "Load only the columns and rows the page needs; joinedload on a "
-                 "collection multiplies rows."),
-    ),  # fmt: skip
+        Check.of(
+            "correct",
+            "correct output",
+            "correct",
+            "==1",
+            20,
+            "Return exactly what the starter returns: same keys, posts by id, "
+            "commenters by comment id.",
+            gate=True,
+        ),
+        Check.of(
+            "statements-flat",
+            "statements stay flat as posts grow",
+            "statements:growth",
+            "O(1)",
+            25,
+            "Load related rows with the posts (loader options) instead of one query per post.",
+        ),
+        Check.of(
+            "statements-vs-reference",
+            "statements at the largest size",
+            "statements",
+            "<=ref+1",
+            10,
+            "Use one loader option per relationship the page shows; "
+            "smaller hand-made batches cost extra round trips.",
+        ),
+        Check.of(
+            "no-lazy-loads",
+            "lazy loads",
+            "lazy_loads",
+            "==0",
+            15,
+            "Every relationship the page reads must be loaded by the query.",
+        ),
+        Check.of(
+            "no-unused-eager",
+            "unused eager loads",
+            "unused_eager_loads",
+            "==0",
+            10,
+            "Remove loader options for relationships the page never reads.",
+        ),
+        Check.of(
+            "speedup",
+            "speed-up over the starter",
+            "speedup",
+            ">=3",
+            10,
+            "Fewer round trips make the page faster; fix the query checks first.",
+        ),
+        Check.of(
+            "memory",
+            "peak memory",
+            "peak_bytes",
+            "<=1.5*ref",
+            10,
+            "Load only the columns and rows the page needs; joinedload on a "
+            "collection multiplies rows.",
+        ),
+    ),
 )

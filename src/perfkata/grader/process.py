@@ -45,7 +45,9 @@ class WorkerProcess:
         self.solution = solution
         self.timeout = timeout
         self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 — closed in close()
-        env = dict(os.environ, PYTHONHASHSEED="0", PYTHONUNBUFFERED="1")
+        env = dict(
+            os.environ, PYTHONHASHSEED="0", PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1"
+        )
         env.pop("PYTHONSTARTUP", None)
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "perfkata.grader.worker"],

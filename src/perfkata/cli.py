@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated
 
@@ -14,11 +14,14 @@ from rich.markdown import Markdown
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from perfkata import __version__, workspace
+from perfkata.doctor import diagnose
 from perfkata.errors import ExitCode, LearnerCodeError, PerfkataError, UsageError
 from perfkata.grader import devcheck, report
 from perfkata.grader.database import resolve_db_url
 from perfkata.grader.grade import GradeOptions, grade, solution_paths
 from perfkata.grader.process import DEFAULT_TIMEOUT
+from perfkata.grader.results import GradeResult
+from perfkata.grader.watch import watch_and_regrade
 from perfkata.katas.base import Kata
 from perfkata.katas.registry import get_kata, registry
 
@@ -92,13 +95,27 @@ def list_katas(directory: DirOption = None) -> None:
     """Every kata with its difficulty and your progress."""
     ws = open_workspace(directory)
     state = ws.load_state()
+    katas = registry().all()
     rows = []
-    for kata in registry().all():
+    for kata in katas:
         progress = state.katas.get(kata.slug, workspace.KataProgress())
         best = "" if progress.best_score is None else f"{progress.best_score}/{kata.max_points}"
-        rows.append([kata.slug, kata.title, kata.difficulty, progress.status, best])
+        passed_on = (progress.passed_at or "")[:10]
+        rows.append([kata.slug, kata.title, kata.difficulty, progress.status, best, passed_on])
     console = out()
-    report.table(console, plain(console), ("kata", "title", "difficulty", "status", "best"), rows)
+    headers = ("kata", "title", "difficulty", "status", "best", "passed on")
+    report.table(console, plain(console), headers, rows)
+    passed = [
+        k for k in katas if state.katas.get(k.slug, workspace.KataProgress()).status == "passed"
+    ]
+    if katas and len(passed) == len(katas):
+        total = sum(state.katas[k.slug].best_score or 0 for k in katas)
+        most = sum(k.max_points for k in katas)
+        console.print(
+            f"\nEvery kata passed — {len(katas)}/{len(katas)}, total best score "
+            f"{total}/{most}. Well done.",
+            markup=False,
+        )
 
 
 @app.command()
@@ -126,6 +143,20 @@ def resolve_solution(found: Kata, ws: workspace.Workspace, solution: str | None)
     return path.resolve()
 
 
+TimeoutOption = Annotated[float, typer.Option(help="Seconds your code may run per step.")]
+TimingOption = Annotated[bool, typer.Option("--timing/--no-timing", help="Measure the speed-up.")]
+
+
+def chosen_kata(ws: workspace.Workspace, kata: str | None) -> Kata:
+    slug = kata or workspace.current_kata(ws)
+    if slug is None:
+        raise UsageError(
+            "Which kata? Name one, e.g. `perfkata grade n-plus-one-blog`.",
+            hint="`perfkata list` shows them.",
+        )
+    return get_kata(slug)
+
+
 @app.command("grade")
 def grade_command(
     kata: Annotated[str | None, typer.Argument(help="Default: the kata you started last.")] = None,
@@ -135,12 +166,8 @@ def grade_command(
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Replay a grade's dataset.")] = None,
     db_url: DbOption = None,
-    timeout: Annotated[
-        float, typer.Option(help="Seconds your code may run per step.")
-    ] = DEFAULT_TIMEOUT,
-    timing: Annotated[
-        bool, typer.Option("--timing/--no-timing", help="Measure the speed-up.")
-    ] = True,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT,
+    timing: TimingOption = True,
     output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
     directory: DirOption = None,
 ) -> None:
@@ -148,17 +175,11 @@ def grade_command(
     if output_format not in ("text", "json"):
         raise UsageError(f"Unknown format {output_format!r}; use text or json.")
     ws = open_workspace(directory)
-    slug = kata or workspace.current_kata(ws)
-    if slug is None:
-        raise UsageError(
-            "Which kata? Name one, e.g. `perfkata grade n-plus-one-blog`.",
-            hint="`perfkata list` shows them.",
-        )
-    found = get_kata(slug)
+    found = chosen_kata(ws, kata)
     path = resolve_solution(found, ws, solution)
     options = GradeOptions(seed=seed, db_url=resolve_db_url(db_url), timeout=timeout, timing=timing)
     with progress_bar() as progress:
-        result = grade(found, path, GradeOptions(**{**vars(options), "progress": progress}))
+        result = grade(found, path, replace(options, progress=progress))
     console = out()
     if output_format == "json":
         report.render_json(result, console)
@@ -167,6 +188,52 @@ def grade_command(
     if solution is None and timing:
         workspace.record_grade(ws, found, result.score, result.exit_code == ExitCode.PASSED)
     raise typer.Exit(int(result.exit_code))
+
+
+@app.command()
+def watch(
+    kata: Annotated[str | None, typer.Argument(help="Default: the kata you started last.")] = None,
+    poll: Annotated[bool, typer.Option(help="Poll for changes (network file systems).")] = False,
+    db_url: DbOption = None,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT,
+    timing: TimingOption = True,
+    directory: DirOption = None,
+) -> None:
+    """Re-grade every time you save: counted checks first, then the timing."""
+    console = out()
+    if not console.is_terminal:
+        raise UsageError("watch needs a terminal.", hint="In scripts use `perfkata grade`.")
+    ws = open_workspace(directory)
+    found = chosen_kata(ws, kata)
+    path = resolve_solution(found, ws, None)
+    options = GradeOptions(db_url=resolve_db_url(db_url), timeout=timeout, timing=timing)
+    try:
+        watch_and_regrade([path], lambda: regrade_once(ws, found, path, options), poll=poll)
+    except KeyboardInterrupt:
+        console.print("\nStopped watching.", markup=False)
+
+
+def regrade_once(ws: workspace.Workspace, found: Kata, path: Path, options: GradeOptions) -> None:
+    """One watch cycle: clear, measure with a progress bar, show; learner errors don't stop it."""
+    console = out()
+
+    def show(result: GradeResult) -> None:
+        console.clear()
+        report.render_grade(result, console, plain(console))
+
+    console.clear()
+    console.print(f"measuring {path.name}…", markup=False)
+    try:
+        with progress_bar() as progress:
+            result = grade(found, path, replace(options, progress=progress, on_counted=show))
+    except LearnerCodeError as exc:
+        console.clear()
+        show_error(exc)
+    else:
+        show(result)
+        if options.timing:
+            workspace.record_grade(ws, found, result.score, result.exit_code == ExitCode.PASSED)
+    console.print(f"\nWatching {path} — save to grade again, Ctrl-C to stop.", markup=False)
 
 
 class progress_bar:
@@ -206,13 +273,61 @@ class report_progress:
 
 
 @app.command()
-def hint(kata: str, directory: DirOption = None) -> None:
+def hint(
+    kata: str,
+    show_all: Annotated[bool, typer.Option("--all", help="Every hint shown so far.")] = False,
+    directory: DirOption = None,
+) -> None:
     """Show the next hint for a kata (each hint is more specific than the last)."""
     found = get_kata(kata)
-    number, text, last = workspace.next_hint(open_workspace(directory), found)
-    out().print(f"Hint {number}/{len(found.hints)}: {text}", markup=False)
+    ws = open_workspace(directory)
+    console = out()
+    if show_all:
+        shown = workspace.hints_so_far(ws, found)
+        for number, text in enumerate(shown, 1):
+            console.print(f"Hint {number}/{len(found.hints)}: {text}", markup=False)
+        if not shown:
+            console.print(f"No hints shown yet; run `perfkata hint {found.slug}`.", markup=False)
+        return
+    number, text, last = workspace.next_hint(ws, found)
+    console.print(f"Hint {number}/{len(found.hints)}: {text}", markup=False)
     if last:
-        out().print("That is the last hint.", markup=False)
+        console.print("That is the last hint.", markup=False)
+
+
+@app.command()
+def solution(
+    kata: str,
+    force: Annotated[bool, typer.Option("--force", help="Show it before you pass.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask (with --force).")] = False,
+    directory: DirOption = None,
+) -> None:
+    """Show the reference solution and its diff against yours — once you have passed."""
+    found = get_kata(kata)
+    ws = open_workspace(directory)
+    if not workspace.has_passed(ws, found):
+        if not force:
+            raise UsageError(
+                f"The reference for {found.slug} is shown once you have passed it.",
+                hint=f"Keep going (`perfkata hint {found.slug}`), or use --force to see it now.",
+            )
+        if not yes and not typer.confirm("Show the reference solution before passing?"):
+            raise typer.Exit(1)
+    reference = solution_paths(found, Path())["reference"]
+    console = out()
+    console.print(reference.read_text(encoding="utf-8"), markup=False)
+    diff = workspace.diff_against_reference(ws.learner_file(found), reference)
+    console.print(diff or "Your file is identical to the reference.", markup=False)
+
+
+@app.command()
+def doctor(directory: DirOption = None) -> None:
+    """Check Python, packages, backends (SQLite, PostgreSQL, Redis) and your workspace."""
+    findings = diagnose(workspace.find_workspace(directory))
+    console = out()
+    rows = [[f.area, f.status, f.detail] for f in findings]
+    report.table(console, plain(console), ("what", "status", "detail"), rows)
+    raise typer.Exit(0 if all(f.ok for f in findings) else 1)
 
 
 @app.command()

@@ -201,3 +201,24 @@ def reset_to_starter(workspace: Workspace, kata: Kata) -> Path | None:
             path.unlink()
     workspace.copy_starter(kata)
     return backup
+
+
+def hints_so_far(workspace: Workspace, kata: Kata) -> list[str]:
+    """Every hint already shown, in order (none if the learner has asked for none yet)."""
+    shown = workspace.load_state().progress(kata.slug).hints_shown
+    return list(kata.hints[:shown])
+
+
+def has_passed(workspace: Workspace, kata: Kata) -> bool:
+    return workspace.load_state().progress(kata.slug).status == "passed"
+
+
+def diff_against_reference(learner: Path, reference: Path) -> str:
+    """A unified diff from the learner's file to the reference ('' if identical)."""
+    import difflib
+
+    mine = learner.read_text(encoding="utf-8").splitlines(keepends=True) if learner.exists() else []
+    theirs = reference.read_text(encoding="utf-8").splitlines(keepends=True)
+    return "".join(
+        difflib.unified_diff(mine, theirs, f"yours/{learner.name}", f"reference/{reference.name}")
+    )

@@ -13,17 +13,7 @@ KATA = "n-plus-one-blog"
 
 
 def perfkata(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, COLUMNS="100", NO_COLOR="1")
-    env.pop("PERFKATA_WORKSPACE", None)
-    env.pop("PERFKATA_DB_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "perfkata", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return perfkata_env({}, *args, cwd=cwd)
 
 
 @pytest.fixture
@@ -169,3 +159,85 @@ def test_reset_backs_up_the_learners_file_before_restoring(started):
     backups = list((started / "perfkata-work/.perfkata/backups").glob(f"{KATA}-*/blog.py"))
     assert [b.read_text() for b in backups] == ["# my attempt\n"]
     assert "# TODO" in learner_file(started).read_text()
+
+
+def test_solution_refuses_before_the_kata_is_passed(started):
+    run = perfkata("solution", KATA, cwd=started)
+    assert run.returncode == 2
+    assert "once you have passed it" in run.stderr
+    assert "selectinload" not in run.stdout
+
+
+def test_solution_with_force_shows_the_reference_and_the_diff(started):
+    run = perfkata("solution", KATA, "--force", "--yes", cwd=started)
+    assert run.returncode == 0
+    assert "selectinload(Post.comments).joinedload(Comment.author)" in run.stdout
+    assert "--- yours/blog.py" in run.stdout and "+++ reference/blog.py" in run.stdout
+
+
+def mark_passed(root: Path) -> None:
+    state_file = root / "perfkata-work/.perfkata/state.json"
+    state = json.loads(state_file.read_text())
+    state["katas"][KATA].update(status="passed", best_score=100, passed_at="2026-11-28T00:00:00")
+    state_file.write_text(json.dumps(state))
+
+
+def test_solution_after_passing_needs_no_force(started):
+    mark_passed(started)
+    run = perfkata("solution", KATA, cwd=started)
+    assert run.returncode == 0 and "+++ reference/blog.py" in run.stdout
+
+
+def test_list_summarises_a_finished_course(started):
+    mark_passed(started)
+    listing = perfkata("list", cwd=started).stdout
+    assert "2026-11-28" in listing
+    assert "Every kata passed" in listing and "100/100" in listing
+
+
+def test_hint_all_repeats_every_hint_shown_so_far(started):
+    assert "No hints shown yet" in perfkata("hint", KATA, "--all", cwd=started).stdout
+    perfkata("hint", KATA, cwd=started)
+    perfkata("hint", KATA, cwd=started)
+    shown = perfkata("hint", KATA, "--all", cwd=started).stdout
+    assert "Hint 1/4" in shown and "Hint 2/4" in shown and "Hint 3/4" not in shown
+
+
+def test_watch_without_a_terminal_exits_2(started):
+    run = perfkata("watch", cwd=started)
+    assert run.returncode == 2
+    assert "watch needs a terminal" in run.stderr
+
+
+def test_doctor_reports_each_backend_with_the_exact_error(tmp_path):
+    env = {"PERFKATA_REDIS_URL": "redis://127.0.0.1:1/0"}
+    run = perfkata_env(env, "doctor", cwd=tmp_path)
+    assert run.returncode == 1
+    redis_row = next(line for line in run.stdout.splitlines() if line.startswith("Redis"))
+    assert "ERROR" in redis_row and "redis://127.0.0.1:1/0" in redis_row
+    assert "SQLite" in run.stdout and "not set" in run.stdout
+
+
+def test_no_color_is_respected_even_on_a_terminal(tmp_path):
+    coloured = perfkata_env({"FORCE_COLOR": "1"}, "list", cwd=tmp_path, no_color=False)
+    plain = perfkata_env({"FORCE_COLOR": "1"}, "list", cwd=tmp_path, no_color=True)
+    assert "\x1b[" in coloured.stdout  # proves the check below can fail
+    assert "\x1b[" not in plain.stdout and KATA in plain.stdout
+
+
+def perfkata_env(extra: dict[str, str], *args: str, cwd: Path, no_color: bool = True):
+    env = dict(os.environ, COLUMNS="100", **extra)
+    env.pop("PERFKATA_WORKSPACE", None)
+    env.pop("PERFKATA_DB_URL", None)
+    if no_color:
+        env["NO_COLOR"] = "1"
+    else:
+        env.pop("NO_COLOR", None)
+    return subprocess.run(
+        [sys.executable, "-m", "perfkata", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )

@@ -18,7 +18,7 @@ from perfkata.grader.oracle import first_difference
 from perfkata.grader.process import DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT, WorkerProcess
 from perfkata.grader.results import GradeResult, Measurement
 from perfkata.grader.rubric import evaluate
-from perfkata.grader.timing import TimingPlan, measure_speedup
+from perfkata.grader.timing import TimingPlan, TimingResult, measure_speedup
 from perfkata.katas.base import Kata
 from perfkata.katas.files import solution_dir, starter_dir
 
@@ -36,6 +36,8 @@ class GradeOptions:
     timing: bool = True
     plan: TimingPlan = field(default_factory=TimingPlan)
     progress: Progress = lambda what, done, total: None
+    # Called with the deterministic verdict before timing starts (watch shows it at once).
+    on_counted: Callable[[GradeResult], None] = lambda result: None
 
 
 def solution_paths(kata: Kata, learner: Path) -> dict[str, Path]:
@@ -55,22 +57,39 @@ def grade(kata: Kata, learner: Path, options: GradeOptions) -> GradeResult:
         check_reachable(options.db_url)
     with worker_pool(kata, solution_paths(kata, learner), options) as workers:
         measurements = measure_all(kata, workers, seed, options.progress)
-        timing = None
+        result = judged(kata, learner, seed, backend, measurements, None, options)
         if options.timing and measurements["learner"].correct:
-            speedup_check = next(c for c in kata.rubric if c.metric == "speedup")
-            timing = guarded(
-                workers["learner"].label,
-                lambda: measure_speedup(
-                    workers,
-                    speedup_check.threshold,
-                    options.plan,
-                    seed,
-                    lambda done, cap: options.progress("timing rounds", done, cap),
-                ),
-            )
+            options.on_counted(result)
+            timing = guarded("learner", lambda: time_solutions(kata, workers, seed, options))
+            result = judged(kata, learner, seed, backend, measurements, timing, options)
+    return result
+
+
+def time_solutions(
+    kata: Kata, workers: dict[str, WorkerProcess], seed: int, options: GradeOptions
+) -> TimingResult:
+    speedup_check = next(c for c in kata.rubric if c.metric == "speedup")
+    return measure_speedup(
+        workers,
+        speedup_check.threshold,
+        options.plan,
+        seed,
+        lambda done, cap: options.progress("timing rounds", done, cap),
+    )
+
+
+def judged(
+    kata: Kata,
+    learner: Path,
+    seed: int,
+    backend: str,
+    measurements: dict[str, Measurement],
+    timing: TimingResult | None,
+    options: GradeOptions,
+) -> GradeResult:
     result = GradeResult(kata, str(learner), seed, backend, [], measurements, timing)
     result.checks = evaluate(kata, measurements["learner"], measurements["reference"], timing)
-    result.notes = notes_for(result, options)
+    result.notes = notes_for(result, options, timing_pending=options.timing and timing is None)
     return result
 
 
@@ -173,9 +192,11 @@ def to_measurement(label: str, reply: dict[str, Any], expected: dict[int, Any]) 
     return Measurement(label, counters, reply["peak_bytes"], diagnostics, mismatch)
 
 
-def notes_for(result: GradeResult, options: GradeOptions) -> list[str]:
+def notes_for(result: GradeResult, options: GradeOptions, timing_pending: bool) -> list[str]:
     notes = []
-    if not options.timing:
+    if timing_pending and result.measurements["learner"].correct:
+        notes.append("Timing the speed-up…")
+    elif not options.timing:
         notes.append("Timing was skipped (--no-timing): the speed-up check was not run.")
     elif result.timing is None:
         notes.append("Timing was skipped because the output is wrong.")

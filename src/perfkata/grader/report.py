@@ -70,9 +70,9 @@ def render_grade(result: GradeResult, console: Console, plain: bool) -> None:
     )
     rows = [check_row(c) for c in result.checks]
     table(console, plain, HEADERS, rows, [STYLE.get(c.outcome, "") for c in result.checks])
-    render_diagnostics(result, console)
+    render_diagnostics(result, console, plain)
     for note in result.notes:
-        console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
+        console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=plain)
     verdict = {
         Outcome.PASS: "PASSED",
         Outcome.FAIL: "FAILED",
@@ -88,7 +88,7 @@ def render_grade(result: GradeResult, console: Console, plain: bool) -> None:
         console.print("A wrong answer scores 0: fix the output first.", markup=False)
 
 
-def render_diagnostics(result: GradeResult, console: Console) -> None:
+def render_diagnostics(result: GradeResult, console: Console, plain: bool) -> None:
     shown: set[str] = set()
     lines = []
     for check in result.checks:
@@ -101,8 +101,8 @@ def render_diagnostics(result: GradeResult, console: Console) -> None:
         lines.append(f"  → {check.check.title}: {check.check.advice}")
     if lines:
         console.print("\nWhat to fix:", style="bold", markup=False)
-        for line in lines:  # unwrapped: a diagnostic is one line for grep and editors
-            console.print(line, markup=False, highlight=False, soft_wrap=True)
+        for line in lines:  # in logs a diagnostic stays one line, for grep and editors
+            console.print(line, markup=False, highlight=False, soft_wrap=plain)
 
 
 def render_json(result: GradeResult, console: Console) -> None:

@@ -178,7 +178,7 @@ def grade_command(
     found = chosen_kata(ws, kata)
     path = resolve_solution(found, ws, solution)
     options = GradeOptions(seed=seed, db_url=resolve_db_url(db_url), timeout=timeout, timing=timing)
-    with progress_bar() as progress:
+    with ProgressBar() as progress:
         result = grade(found, path, replace(options, progress=progress))
     console = out()
     if output_format == "json":
@@ -224,7 +224,7 @@ def regrade_once(ws: workspace.Workspace, found: Kata, path: Path, options: Grad
     console.clear()
     console.print(f"measuring {path.name}…", markup=False)
     try:
-        with progress_bar() as progress:
+        with ProgressBar() as progress:
             result = grade(found, path, replace(options, progress=progress, on_counted=show))
     except LearnerCodeError as exc:
         console.clear()
@@ -236,10 +236,10 @@ def regrade_once(ws: workspace.Workspace, found: Kata, path: Path, options: Grad
     console.print(f"\nWatching {path} — save to grade again, Ctrl-C to stop.", markup=False)
 
 
-class progress_bar:
+class ProgressBar:
     """A rich progress bar on stderr when it is a terminal; silent otherwise."""
 
-    def __enter__(self) -> report_progress:
+    def __enter__(self) -> ProgressReporter:
         console = err()
         self._bar: Progress | None = None
         if console.is_terminal and not SETTINGS.no_color:
@@ -252,14 +252,14 @@ class progress_bar:
                 transient=True,
             )
             self._bar.start()
-        return report_progress(self._bar)
+        return ProgressReporter(self._bar)
 
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
             self._bar.stop()
 
 
-class report_progress:
+class ProgressReporter:
     def __init__(self, bar: Progress | None) -> None:
         self.bar = bar
         self.tasks: dict[str, TaskID] = {}

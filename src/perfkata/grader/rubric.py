@@ -44,7 +44,7 @@ def show(metric: str, value: Any) -> str:
 def show_threshold(check: Check, reference: Any) -> str:
     threshold = check.threshold
     if check.metric == "correct":
-        return "same as expected"
+        return "= expected"
     if isinstance(threshold, RelativeToReference) and reference is not None:
         return f"{threshold} (= {show(check.metric, threshold.limit(float(reference)))})"
     return str(threshold)

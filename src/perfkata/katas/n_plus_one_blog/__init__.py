@@ -60,7 +60,7 @@ KATA = define_kata(
         ),
         Check.of(
             "statements-flat",
-            "statements stay flat as posts grow",
+            "statements flat as N grows",
             "statements:growth",
             "O(1)",
             25,
@@ -68,7 +68,7 @@ KATA = define_kata(
         ),
         Check.of(
             "statements-vs-reference",
-            "statements at the largest size",
+            "statements at largest N",
             "statements",
             "<=ref+1",
             10,
@@ -93,7 +93,7 @@ KATA = define_kata(
         ),
         Check.of(
             "speedup",
-            "speed-up over the starter",
+            "speed-up vs starter",
             "speedup",
             ">=3",
             10,

@@ -4,6 +4,7 @@ real PostgreSQL server, so parallel workers and repeated grades never share rows
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from pathlib import Path
 
@@ -78,3 +79,31 @@ def drop_schema(db_url: str, schema: str) -> None:
         pass  # best effort: the server may have gone away; nothing of the learner's is lost
     finally:
         engine.dispose()
+
+
+REDIS_URL_ENV = "PERFKATA_REDIS_URL"
+
+
+def resolve_redis_url(cli_value: str | None) -> str | None:
+    """The Redis asked for (flag first, then environment), or None for the embedded store."""
+    return cli_value or os.environ.get(REDIS_URL_ENV) or None
+
+
+def safe_redis_url(url: str) -> str:
+    return re.sub(r"//[^@/]*:[^@/]*@", "//***@", url)
+
+
+def check_redis_reachable(url: str) -> str:
+    """Ping once and return the server version; a clear error names the URL if not."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        version = str(client.info("server").get("redis_version", "?"))
+        client.close()
+        return version
+    except (redis.RedisError, ValueError) as exc:
+        raise ServiceUnavailable(
+            f"Cannot connect to Redis at {safe_redis_url(url)}: {exc}",
+            hint=f"Start Redis, fix the URL, or unset {REDIS_URL_ENV} to use the embedded cache.",
+        ) from None

@@ -11,10 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from perfkata.errors import InternalError, LearnerCodeError
-from perfkata.grader.database import check_reachable, drop_schema, new_schema_name, safe_url
+from perfkata.grader.database import (
+    check_reachable,
+    check_redis_reachable,
+    drop_schema,
+    new_schema_name,
+    safe_redis_url,
+    safe_url,
+)
 from perfkata.grader.diagnostics import Diagnostic
 from perfkata.grader.loading import check_syntax
-from perfkata.grader.oracle import first_difference
 from perfkata.grader.process import DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT, WorkerProcess
 from perfkata.grader.results import GradeResult, Measurement
 from perfkata.grader.rubric import evaluate
@@ -31,6 +37,7 @@ WHO = {"starter": "The starter", "learner": "Your code", "reference": "The refer
 class GradeOptions:
     seed: int | None = None
     db_url: str | None = None
+    redis_url: str | None = None
     timeout: float = DEFAULT_TIMEOUT
     memory_limit: int = DEFAULT_MEMORY_LIMIT
     timing: bool = True
@@ -55,6 +62,9 @@ def grade(kata: Kata, learner: Path, options: GradeOptions) -> GradeResult:
     if options.db_url:
         backend = f"postgresql ({safe_url(options.db_url)})"
         check_reachable(options.db_url)
+    if options.redis_url:
+        backend += f", redis ({safe_redis_url(options.redis_url)})"
+        check_redis_reachable(options.redis_url)
     with worker_pool(kata, solution_paths(kata, learner), options) as workers:
         measurements = measure_all(kata, workers, seed, options.progress)
         result = judged(kata, learner, seed, backend, measurements, None, options)
@@ -121,6 +131,7 @@ def worker_pool(
                 "kata": kata.slug,
                 "module": str(paths[v]),
                 "db_url": options.db_url,
+                "redis_url": options.redis_url,
                 "schema": schemas.get(v),
             },
         )
@@ -168,8 +179,8 @@ def measure_all(
         },
     )
     progress("counting statements", 1, 1)
-    expected = {size: kata.oracle(kata.generate(size, seed)) for size in kata.sizes}
-    measurements = {v: to_measurement(v, replies[v], expected) for v in VARIANTS}
+    datasets = {size: kata.generate(size, seed) for size in kata.sizes}
+    measurements = {v: to_measurement(kata, v, replies[v], datasets) for v in VARIANTS}
     for variant in ("starter", "reference"):
         if not measurements[variant].correct:
             raise InternalError(
@@ -179,11 +190,13 @@ def measure_all(
     return measurements
 
 
-def to_measurement(label: str, reply: dict[str, Any], expected: dict[int, Any]) -> Measurement:
+def to_measurement(
+    kata: Kata, label: str, reply: dict[str, Any], datasets: dict[int, Any]
+) -> Measurement:
     counters, mismatch = {}, None
     for entry in reply["sizes"]:
         counters[entry["size"]] = entry["counters"]
-        difference = first_difference(expected[entry["size"]], entry["output"])
+        difference = kata.verify(datasets[entry["size"]], entry["output"])
         if difference and mismatch is None:
             mismatch = f"with {entry['size']} rows, {difference}"
     diagnostics = [Diagnostic.from_dict(d) for d in reply["sizes"][-1]["diagnostics"]]

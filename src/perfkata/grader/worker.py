@@ -17,7 +17,8 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -36,7 +37,7 @@ from perfkata.errors import LearnerCodeError
 from perfkata.grader.database import worker_engine
 from perfkata.grader.diagnostics import collect_diagnostics
 from perfkata.grader.loading import learner_errors, load_module, to_plain_data
-from perfkata.katas.base import Kata
+from perfkata.katas.base import Backends, Kata, RunEnv, Workload
 from perfkata.katas.registry import get_kata
 
 
@@ -48,10 +49,19 @@ class WorkerState:
     files: LearnerFiles = field(default_factory=lambda: LearnerFiles([]))
     engine: Engine | None = None
     scratch: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="perfkata-")))
+    backends: Backends | None = None
+    timing_services: ExitStack = field(default_factory=ExitStack)
+    timing_env: Mapping[str, Any] | None = None  # services kept warm across timing samples
 
     def ready(self) -> tuple[Kata, ModuleType, Engine]:
         assert self.kata and self.module and self.engine, "load must come first"
         return self.kata, self.module, self.engine
+
+    def services(self) -> AbstractContextManager[Mapping[str, Any]]:
+        """A fresh set of the kata's services (cache, clock …) for one run."""
+        kata, _, engine = self.ready()
+        assert self.backends is not None
+        return kata.environment(engine, self.backends)
 
 
 def op_load(state: WorkerState, req: dict[str, Any]) -> dict[str, Any]:
@@ -60,6 +70,7 @@ def op_load(state: WorkerState, req: dict[str, Any]) -> dict[str, Any]:
     state.files = LearnerFiles([str(state.path)])
     state.module = load_module(state.path, state.kata.entry_points)
     state.engine = worker_engine(req.get("db_url"), req.get("schema"), state.scratch)
+    state.backends = Backends(req.get("db_url"), req.get("redis_url"), state.scratch)
     return {"pid": os.getpid()}
 
 
@@ -71,11 +82,26 @@ def rebuild(state: WorkerState, size: int, seed: int) -> None:
         kata.load(session, kata.generate(size, seed))
 
 
-def run_once(state: WorkerState) -> Any:
+def run_once(
+    state: WorkerState, services: Mapping[str, Any], workload: Workload | None = None
+) -> tuple[Any, dict[str, float]]:
+    """One call of a workload with a fresh session; returns its output and its counters."""
     kata, module, engine = state.ready()
     doing = f"running {', '.join(kata.entry_points)}"
     with Session(engine) as session, learner_errors(state.files, doing):
-        return kata.workload(module, session)
+        env = RunEnv(engine, session, services)
+        output = (workload or kata.workload)(module, env)
+    return output, env.counters
+
+
+def run_scenarios(state: WorkerState) -> dict[str, float]:
+    """The kata's extra situations (stampede, expiry …), each with fresh services."""
+    kata, _, _ = state.ready()
+    counters: dict[str, float] = {}
+    for scenario in kata.scenarios.values():
+        with state.services() as services:
+            counters.update(run_once(state, services, scenario)[1])
+    return counters
 
 
 def measure_size(state: WorkerState, size: int, seed: int) -> dict[str, Any]:
@@ -83,12 +109,12 @@ def measure_size(state: WorkerState, size: int, seed: int) -> dict[str, Any]:
     rebuild(state, size, seed)
     queries, lazy, eager = QueryProbe(), LazyLoadProbe(), UnusedEagerProbe()
     ctx = ProbeContext(engine, kata.models, state.files)
-    with probe_run([queries, lazy, eager], ctx) as counters:
-        output = run_once(state)
+    with state.services() as services, probe_run([queries, lazy, eager], ctx) as counters:
+        output, kata_counters = run_once(state, services)
     assert state.path is not None
     return {
         "size": size,
-        "counters": counters,
+        "counters": {**counters, **kata_counters},
         "output": to_plain_data(output, kata.entry_points[0], str(state.path)),
         "diagnostics": collect_diagnostics(queries, lazy, eager, size),
     }
@@ -98,24 +124,29 @@ def measure_memory(state: WorkerState) -> int:
     """Peak allocation at the current (largest) dataset; the counting run warmed it up."""
     kata, _, engine = state.ready()
     probe = AllocationProbe()
-    with probe_run([probe], ProbeContext(engine, kata.models, state.files)):
-        run_once(state)
+    ctx = ProbeContext(engine, kata.models, state.files)
+    with state.services() as services, probe_run([probe], ctx):  # services opened untraced
+        run_once(state, services)
     return probe.peak_bytes
 
 
 def op_measure(state: WorkerState, req: dict[str, Any]) -> dict[str, Any]:
     per_size = [measure_size(state, size, req["seed"]) for size in req["sizes"]]
+    per_size[-1]["counters"].update(run_scenarios(state))  # on the largest dataset
     peak = measure_memory(state) if req.get("memory", True) else 0
     return {"sizes": per_size, "peak_bytes": peak}
 
 
 def op_sample(state: WorkerState, req: dict[str, Any]) -> float:
-    """Seconds per workload call, with the garbage of earlier samples collected first."""
+    """Seconds per timed call, with the garbage of earlier samples collected first. The
+    kata's services (a warm cache, say) live across samples, as they would in a server."""
     kata, _, _ = state.ready()
+    if state.timing_env is None:
+        state.timing_env = state.timing_services.enter_context(state.services())
     gc.collect()
     start = time.perf_counter()
     for _ in range(kata.timing_repeats):
-        run_once(state)
+        run_once(state, state.timing_env, kata.timed)
     return (time.perf_counter() - start) / kata.timing_repeats
 
 
@@ -123,7 +154,7 @@ OPS: dict[str, Callable[[WorkerState, dict[str, Any]], Any]] = {
     "load": op_load,
     "measure": op_measure,
     "sample": op_sample,
-    "exit": lambda state, req: None,
+    "exit": lambda state, req: state.timing_services.close(),
 }
 
 

@@ -8,11 +8,14 @@ immediately, not a mystery at grading time.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session
 
 from perfkata.bench.thresholds import Threshold, parse
@@ -46,6 +49,38 @@ class Check:
 
 
 @dataclass(frozen=True)
+class Backends:
+    """The backends a graded run was asked to use; None means the embedded default."""
+
+    db_url: str | None
+    redis_url: str | None
+    scratch: Path  # a private folder for embedded stores (SQLite file, diskcache dir)
+
+
+@dataclass
+class RunEnv:
+    """What one workload call gets: a fresh session, the kata's services (cache, clock …),
+    and a place to record kata-specific counters for the rubric."""
+
+    engine: Engine
+    session: Session
+    services: Mapping[str, Any]
+    counters: dict[str, float] = field(default_factory=dict)
+
+    def record(self, name: str, value: float) -> None:
+        self.counters[name] = value
+
+
+Environment = Callable[[Engine, Backends], AbstractContextManager[Mapping[str, Any]]]
+Workload = Callable[[ModuleType, RunEnv], Any]
+
+
+@contextmanager
+def no_services(engine: Engine, backends: Backends) -> Iterator[Mapping[str, Any]]:
+    yield {}
+
+
+@dataclass(frozen=True)
 class Kata:
     slug: str
     title: str
@@ -59,9 +94,14 @@ class Kata:
     models: type[DeclarativeBase]
     generate: Callable[[int, int], Any]  # (size, seed) -> in-memory dataset
     load: Callable[[Session, Any], None]  # write the dataset into a fresh database
-    oracle: Callable[[Any], Any]  # dataset -> the exact expected output
-    workload: Callable[[ModuleType, Session], Any]  # run the learner's entry points
+    # (dataset, output) -> None when the output is right, else the first difference
+    verify: Callable[[Any, Any], str | None]
+    workload: Workload  # run the learner's entry points once; returns the output
     rubric: tuple[Check, ...]
+    environment: Environment = no_services  # opens the kata's services for one run
+    timed: Workload | None = None  # what a timing sample runs (default: the workload)
+    # extra situations run once at the largest size; they record counters on the RunEnv
+    scenarios: Mapping[str, Workload] = field(default_factory=dict)
     timing_repeats: int = 1  # workload calls per timing sample, to lift it above timer noise
     extras: Mapping[str, Any] = field(default_factory=dict)
 
@@ -97,14 +137,20 @@ def define_kata(**options: Any) -> Kata:
     return kata
 
 
+_OPTIONAL = ("environment", "timed", "scenarios", "timing_repeats", "extras")
+
+
 def _required(name: str) -> bool:
-    return name not in ("timing_repeats", "extras")
+    return name not in _OPTIONAL
 
 
 def _validate(kata: Kata) -> None:
-    if list(kata.sizes) != sorted(set(kata.sizes)) or len(kata.sizes) < 3:
+    if not kata.sizes or list(kata.sizes) != sorted(set(kata.sizes)):
+        raise KataDefinitionError(f"kata {kata.slug!r}: sizes must be distinct and ascending.")
+    growth = [c.id for c in kata.rubric if c.metric.endswith(":growth")]
+    if growth and len(kata.sizes) < 3:
         raise KataDefinitionError(
-            f"kata {kata.slug!r}: sizes must be three or more distinct ascending numbers."
+            f"kata {kata.slug!r}: check {growth[0]!r} fits growth, which needs three sizes."
         )
     if not kata.files or not kata.entry_points:
         raise KataDefinitionError(f"kata {kata.slug!r}: declare its files and entry points.")

@@ -6,15 +6,18 @@ from importlib.resources import files
 from types import ModuleType
 from typing import Any
 
-from sqlalchemy.orm import Session
-
-from perfkata.katas.base import Check, define_kata
+from perfkata.bench.oracle import first_difference
+from perfkata.katas.base import Check, RunEnv, define_kata
 from perfkata.katas.n_plus_one_blog import data
 from perfkata.katas.n_plus_one_blog.models import Base
 
 
-def run_index(module: ModuleType, session: Session) -> Any:
-    return module.render_index(session)
+def run_index(module: ModuleType, env: RunEnv) -> Any:
+    return module.render_index(env.session)
+
+
+def verify_index(dataset: data.BlogData, output: Any) -> str | None:
+    return first_difference(data.expected_index(dataset), output)
 
 
 HINTS = (
@@ -45,7 +48,7 @@ KATA = define_kata(
     models=Base,
     generate=data.generate,
     load=data.load,
-    oracle=data.expected_index,
+    verify=verify_index,
     workload=run_index,
     rubric=(
         Check.of(

@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from perfkata.grader.database import drop_schema, new_schema_name, worker_engine
 
 LEARNERS = Path(__file__).parent / "learners"
+REDIS_URL = os.environ.get("PERFKATA_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 PG_URL = os.environ.get("PERFKATA_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_SERVICES = os.environ.get("PERFKATA_REQUIRE_SERVICES") == "1"
 
@@ -53,3 +54,28 @@ def engine(db_url: str | None, tmp_path: Path) -> Iterator[Engine]:
     made.dispose()
     if db_url and schema:
         drop_schema(db_url, schema)
+
+
+def redis_available() -> bool:
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+        return True
+    except redis.RedisError:
+        return False
+
+
+def need_redis() -> str:
+    """The Redis URL; skip on a laptop without it, fail in CI where it is required."""
+    if not redis_available():
+        if REQUIRE_SERVICES:
+            pytest.fail(f"Redis at {REDIS_URL} is required (PERFKATA_REQUIRE_SERVICES=1)")
+        pytest.skip(f"Redis not reachable at {REDIS_URL}")
+    return REDIS_URL
+
+
+@pytest.fixture(params=["diskcache", "redis"])
+def redis_url(request: pytest.FixtureRequest) -> str | None:
+    """None means the embedded diskcache default."""
+    return None if request.param == "diskcache" else need_redis()

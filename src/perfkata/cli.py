@@ -17,7 +17,7 @@ from perfkata import __version__, workspace
 from perfkata.doctor import diagnose
 from perfkata.errors import ExitCode, LearnerCodeError, PerfkataError, UsageError
 from perfkata.grader import devcheck, report
-from perfkata.grader.database import resolve_db_url
+from perfkata.grader.database import resolve_db_url, resolve_redis_url
 from perfkata.grader.grade import GradeOptions, grade, solution_paths
 from perfkata.grader.process import DEFAULT_TIMEOUT
 from perfkata.grader.results import GradeResult
@@ -46,6 +46,14 @@ DirOption = Annotated[
     Path | None,
     typer.Option(
         "--dir", help="Workspace folder (default: ./perfkata-work, or the one you are in)."
+    ),
+]
+RedisOption = Annotated[
+    str | None,
+    typer.Option(
+        "--redis-url",
+        help="Cache on this Redis (e.g. redis://127.0.0.1:6379/0); "
+        "default: diskcache in a private folder.",
     ),
 ]
 DbOption = Annotated[
@@ -166,6 +174,7 @@ def grade_command(
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Replay a grade's dataset.")] = None,
     db_url: DbOption = None,
+    redis_url: RedisOption = None,
     timeout: TimeoutOption = DEFAULT_TIMEOUT,
     timing: TimingOption = True,
     output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
@@ -177,7 +186,13 @@ def grade_command(
     ws = open_workspace(directory)
     found = chosen_kata(ws, kata)
     path = resolve_solution(found, ws, solution)
-    options = GradeOptions(seed=seed, db_url=resolve_db_url(db_url), timeout=timeout, timing=timing)
+    options = GradeOptions(
+        seed=seed,
+        db_url=resolve_db_url(db_url),
+        redis_url=resolve_redis_url(redis_url),
+        timeout=timeout,
+        timing=timing,
+    )
     with ProgressBar() as progress:
         result = grade(found, path, replace(options, progress=progress))
     console = out()
@@ -195,6 +210,7 @@ def watch(
     kata: Annotated[str | None, typer.Argument(help="Default: the kata you started last.")] = None,
     poll: Annotated[bool, typer.Option(help="Poll for changes (network file systems).")] = False,
     db_url: DbOption = None,
+    redis_url: RedisOption = None,
     timeout: TimeoutOption = DEFAULT_TIMEOUT,
     timing: TimingOption = True,
     directory: DirOption = None,
@@ -206,7 +222,12 @@ def watch(
     ws = open_workspace(directory)
     found = chosen_kata(ws, kata)
     path = resolve_solution(found, ws, None)
-    options = GradeOptions(db_url=resolve_db_url(db_url), timeout=timeout, timing=timing)
+    options = GradeOptions(
+        db_url=resolve_db_url(db_url),
+        redis_url=resolve_redis_url(redis_url),
+        timeout=timeout,
+        timing=timing,
+    )
     try:
         watch_and_regrade([path], lambda: regrade_once(ws, found, path, options), poll=poll)
     except KeyboardInterrupt:
@@ -353,11 +374,14 @@ def reset(
 def dev_check(
     kata: Annotated[list[str] | None, typer.Argument(help="Default: every kata.")] = None,
     db_url: DbOption = None,
+    redis_url: RedisOption = None,
     seed: Annotated[int | None, typer.Option(help="Dataset seed.")] = None,
 ) -> None:
     """Prove every starter fails, every reference passes, and counts are deterministic."""
     katas = [get_kata(slug) for slug in kata] if kata else registry().all()
-    options = GradeOptions(seed=seed, db_url=resolve_db_url(db_url))
+    options = GradeOptions(
+        seed=seed, db_url=resolve_db_url(db_url), redis_url=resolve_redis_url(redis_url)
+    )
     rows: list[devcheck.DevCheckRow] = []
     for found in katas:
         rows += devcheck.check_kata(found, options, lambda m: err().print(m, markup=False))

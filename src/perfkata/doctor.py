@@ -11,12 +11,30 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 
 from perfkata.errors import PerfkataError
-from perfkata.grader.database import DB_URL_ENV, check_reachable, safe_url
+from perfkata.grader.database import (
+    DB_URL_ENV,
+    REDIS_URL_ENV,
+    check_reachable,
+    check_redis_reachable,
+    safe_redis_url,
+    safe_url,
+)
 from perfkata.workspace import Workspace
 
-REDIS_URL_ENV = "PERFKATA_REDIS_URL"
-PACKAGES = ("perfkata", "SQLAlchemy", "psycopg", "redis", "diskcache", "dramatiq", "croniter",
-            "pyinstrument", "memray", "typer", "rich", "watchfiles")  # fmt: skip
+PACKAGES = (
+    "perfkata",
+    "SQLAlchemy",
+    "psycopg",
+    "redis",
+    "diskcache",
+    "dramatiq",
+    "croniter",
+    "pyinstrument",
+    "memray",
+    "typer",
+    "rich",
+    "watchfiles",
+)
 
 
 @dataclass(frozen=True)
@@ -63,15 +81,12 @@ def postgres_finding() -> Finding:
 def redis_finding() -> Finding:
     url = os.environ.get(REDIS_URL_ENV)
     if not url:
-        return Finding("Redis", "not set", f"set {REDIS_URL_ENV} to use Redis")
-    import redis
-
+        return Finding("Redis", "not set", f"set {REDIS_URL_ENV} to cache on Redis")
     try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
-        info = client.info("server")
-    except (redis.RedisError, ValueError) as exc:
-        return Finding("Redis", "ERROR", f"cannot reach {url}: {exc}")
-    return Finding("Redis", "ok", f"{url}: Redis {info.get('redis_version', '?')}")
+        version = check_redis_reachable(url)
+    except PerfkataError as exc:
+        return Finding("Redis", "ERROR", exc.message)
+    return Finding("Redis", "ok", f"{safe_redis_url(url)}: Redis {version}")
 
 
 def workspace_findings(workspace: Workspace) -> list[Finding]:

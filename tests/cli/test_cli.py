@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-LEARNERS = Path(__file__).parents[1] / "learners"
+LEARNERS = Path(__file__).parents[1] / "learners" / "n_plus_one_blog"
 KATA = "n-plus-one-blog"
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).parents[2]
-LEARNERS = ROOT / "tests" / "learners"
+LEARNERS = ROOT / "tests" / "learners" / "n_plus_one_blog"
 KATA = "n-plus-one-blog"
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
@@ -34,8 +34,12 @@ def wait_for(session: str, text: str, timeout: float = 90) -> str:
 
 @pytest.fixture
 def session(tmp_path: Path):
-    subprocess.run([sys.executable, "-m", "perfkata", "start", KATA], cwd=tmp_path, check=True,
-                   capture_output=True)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "perfkata", "start", KATA],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+    )
     name = f"perfkata-{uuid.uuid4().hex[:8]}"
     command = f"cd {tmp_path} && {sys.executable} -m perfkata watch --no-timing; sleep 60"
     tmux("new-session", "-d", "-s", name, "-x", "160", "-y", "60", command)

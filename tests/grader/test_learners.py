@@ -13,7 +13,7 @@ from perfkata.errors import ExitCode, LearnerCodeError
 from perfkata.grader.grade import GradeOptions, grade
 from perfkata.katas.n_plus_one_blog import KATA
 
-LEARNERS = Path(__file__).parents[1] / "learners"
+LEARNERS = Path(__file__).parents[1] / "learners" / "n_plus_one_blog"
 
 
 def graded(name: str, db_url: str | None = None, **options):

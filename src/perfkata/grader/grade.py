@@ -168,14 +168,15 @@ def measure_all(
     kata: Kata, workers: dict[str, WorkerProcess], seed: int, progress: Progress
 ) -> dict[str, Measurement]:
     progress("counting statements", 0, 1)
-    # The starter's memory is never judged, and tracing its N+1 costs seconds: skip it.
+    # Memory costs a traced run: only when the rubric judges it, and never for the starter.
+    memory = any(check.metric == "peak_bytes" for check in kata.rubric)
     replies = broadcast(
         workers,
         lambda v: {
             "op": "measure",
             "sizes": list(kata.sizes),
             "seed": seed,
-            "memory": v != "starter",
+            "memory": memory and v != "starter",
         },
     )
     progress("counting statements", 1, 1)
@@ -198,10 +199,11 @@ def to_measurement(
         counters[entry["size"]] = entry["counters"]
         difference = kata.verify(datasets[entry["size"]], entry["output"])
         if difference and mismatch is None:
-            mismatch = f"with {entry['size']} rows, {difference}"
+            mismatch = f"at size {entry['size']}, {difference}"
     diagnostics = [Diagnostic.from_dict(d) for d in reply["sizes"][-1]["diagnostics"]]
     if mismatch:
-        diagnostics.insert(0, Diagnostic("correct", f"wrong output: {mismatch}"))
+        gate = next((c.metric for c in kata.rubric if c.gate), "correct")
+        diagnostics.insert(0, Diagnostic(gate, f"wrong output: {mismatch}"))
     return Measurement(label, counters, reply["peak_bytes"], diagnostics, mismatch)
 
 

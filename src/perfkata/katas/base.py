@@ -65,6 +65,8 @@ class RunEnv:
     engine: Engine
     session: Session
     services: Mapping[str, Any]
+    size: int = 0  # the dataset this run sees, so a kata can derive its request stream
+    seed: int = 0
     counters: dict[str, float] = field(default_factory=dict)
 
     def record(self, name: str, value: float) -> None:

@@ -1,0 +1,146 @@
+"""What the catalog's pages show, computed from the database — slowly, on purpose.
+
+These are the kata's uncached builders: the learner calls them and adds caching around
+them. They are also the oracle: the grader calls them on a separate session after every
+read to know the fresh answer. `SIMULATED_LATENCY` adds a sleep per build (a slow
+downstream service) while the grader tests stampede protection.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from perfkata.katas.cached_catalog.models import Category, Product, Review
+
+PAGE_SIZE = 20
+FEATURED_COUNT = 10
+SIMULATED_LATENCY = 0.0  # seconds; set by the grader's stampede scenario only
+PRIOR_MEAN, PRIOR_WEIGHT = 3.5, 5  # Bayesian average: few reviews pull towards 3.5
+
+
+def bayesian(total: int, count: int) -> float:
+    return round((PRIOR_MEAN * PRIOR_WEIGHT + total) / (PRIOR_WEIGHT + count), 3)
+
+
+def bootstrap_interval(ratings: list[int], seed: int, rounds: int = 800) -> list[float] | None:
+    """95 % bootstrap interval of the mean rating: honest about few reviews, and costly —
+    the expensive computation the page repeats on every request."""
+    if len(ratings) < 2:
+        return None
+    rng = random.Random(seed)
+    means = sorted(sum(rng.choices(ratings, k=len(ratings))) / len(ratings) for _ in range(rounds))
+    return [round(means[int(rounds * 0.025)], 3), round(means[int(rounds * 0.975) - 1], 3)]
+
+
+def rating_statistics(ratings: list[int], seed: int) -> dict[str, Any]:
+    """Histogram, mean, Bayesian score and bootstrap interval of a product's ratings."""
+    count = len(ratings)
+    return {
+        "count": count,
+        "mean": round(sum(ratings) / count, 3) if count else None,
+        "score": bayesian(sum(ratings), count),
+        "interval": bootstrap_interval(sorted(ratings), seed),
+        "histogram": {str(star): ratings.count(star) for star in range(1, 6)},
+    }
+
+
+def _simulated_wait() -> None:
+    if SIMULATED_LATENCY:
+        time.sleep(SIMULATED_LATENCY)
+
+
+def build_product_page(session: Session, product_id: int) -> dict[str, Any]:
+    _simulated_wait()
+    product = session.get(Product, product_id)
+    if product is None:
+        raise KeyError(f"no product {product_id}")
+    category = session.get(Category, product.category_id)
+    ratings = list(session.scalars(select(Review.rating).where(Review.product_id == product_id)))
+    return {
+        "id": product.id,
+        "name": product.name,
+        "category": category.name if category else "",
+        "price_cents": product.price_cents,
+        "in_stock": product.stock > 0,
+        "stock": product.stock,
+        "ratings": rating_statistics(ratings, product_id),
+    }
+
+
+def _scores(session: Session, category_id: int | None = None) -> dict[int, float]:
+    query = select(Review.product_id, func.sum(Review.rating), func.count()).group_by(
+        Review.product_id
+    )
+    if category_id is not None:
+        query = query.join(Product, Product.id == Review.product_id).where(
+            Product.category_id == category_id
+        )
+    return {pid: bayesian(int(total), int(n)) for pid, total, n in session.execute(query)}
+
+
+def build_featured(session: Session) -> list[dict[str, Any]]:
+    """The ten in-stock products with the best Bayesian score (ties by id)."""
+    _simulated_wait()
+    scores = _scores(session)
+    in_stock = session.execute(
+        select(Product.id, Product.name, Product.price_cents).where(Product.stock > 0)
+    ).all()
+    ranked = sorted(in_stock, key=lambda row: (-scores.get(row.id, PRIOR_MEAN), row.id))
+    return [
+        {
+            "id": row.id,
+            "name": row.name,
+            "price_cents": row.price_cents,
+            "score": scores.get(row.id, PRIOR_MEAN),
+        }
+        for row in ranked[:FEATURED_COUNT]
+    ]
+
+
+def build_category_listing(session: Session, category_id: int, page: int) -> list[dict[str, Any]]:
+    """One page of a category, by product id, with price, stock and score."""
+    _simulated_wait()
+    scores = _scores(session, category_id)
+    rows = session.execute(
+        select(Product.id, Product.name, Product.price_cents, Product.stock)
+        .where(Product.category_id == category_id)
+        .order_by(Product.id)
+        .limit(PAGE_SIZE)
+        .offset(page * PAGE_SIZE)
+    ).all()
+    return [
+        {
+            "id": r.id,
+            "name": r.name,
+            "price_cents": r.price_cents,
+            "in_stock": r.stock > 0,
+            "score": scores.get(r.id, PRIOR_MEAN),
+        }
+        for r in rows
+    ]
+
+
+def category_of(session: Session, product_id: int) -> int:
+    """The category a product is listed in (products never change category)."""
+    return int(
+        session.execute(select(Product.category_id).where(Product.id == product_id)).scalar_one()
+    )
+
+
+def apply_product_update(session: Session, product_id: int, **changes: Any) -> None:
+    """Write price_cents and/or stock (the request commits)."""
+    allowed = {"price_cents", "stock"}
+    if not set(changes) <= allowed:
+        raise ValueError(f"only {sorted(allowed)} can change, not {sorted(set(changes) - allowed)}")
+    values = {**changes, "updated_at": Product.updated_at + 1}
+    session.execute(update(Product).where(Product.id == product_id).values(**values))
+
+
+def apply_new_review(session: Session, product_id: int, rating: int) -> None:
+    session.add(Review(product_id=product_id, rating=rating))
+    session.flush()

@@ -241,3 +241,38 @@ def perfkata_env(extra: dict[str, str], *args: str, cwd: Path, no_color: bool = 
         text=True,
         timeout=300,
     )
+
+
+@pytest.mark.slow
+def test_catalog_starter_fails_speed_load_and_hits_but_is_fresh(tmp_path):
+    run = perfkata(
+        "grade", "cached-catalog", "--solution", "starter", "--format", "json", cwd=tmp_path
+    )
+    assert run.returncode == 1
+    outcomes = {c["id"]: c["outcome"] for c in json.loads(run.stdout)["checks"]}
+    assert outcomes["fresh"] == "pass"
+    assert {k for k, v in outcomes.items() if v == "fail"} >= {"speedup", "db-load", "hit-ratio"}
+
+
+@pytest.mark.slow
+def test_catalog_reference_passes_on_each_cache(tmp_path, redis_url):
+    extra = ["--redis-url", redis_url] if redis_url else []
+    run = perfkata("grade", "cached-catalog", "--solution", "reference", *extra, cwd=tmp_path)
+    # Its read path is ~10x (Redis) to ~40x (diskcache) faster than the starter's; threshold 5.
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "PASSED: score 100/100" in run.stdout
+
+
+def test_unreachable_redis_is_one_clear_error(tmp_path):
+    run = perfkata(
+        "grade",
+        "cached-catalog",
+        "--solution",
+        "reference",
+        "--redis-url",
+        "redis://127.0.0.1:1/0",
+        cwd=tmp_path,
+    )
+    assert run.returncode == 2
+    assert "Cannot connect to Redis at redis://127.0.0.1:1/0" in run.stderr
+    assert "Traceback" not in run.stderr

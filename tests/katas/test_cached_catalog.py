@@ -1,0 +1,71 @@
+"""The catalog kata's own pieces on diskcache and Redis: the stream, exact statement
+counts of the starter, and the reference's counters."""
+
+from collections import Counter
+
+import pytest
+
+from perfkata.grader.grade import solution_paths
+from perfkata.grader.worker import WorkerState, op_load, rebuild, run_once, run_scenarios
+from perfkata.katas.cached_catalog import KATA
+from perfkata.katas.cached_catalog.stream import WRITE_KINDS, requests
+from perfkata.katas.cached_catalog.workload import STREAM_LENGTH
+
+SIZE, SEED = KATA.sizes[0], 4
+
+
+@pytest.fixture
+def worker(redis_url, tmp_path):
+    def loaded(variant: str) -> WorkerState:
+        state = WorkerState(scratch=tmp_path)
+        path = solution_paths(KATA, tmp_path)[variant]
+        op_load(state, {"kata": KATA.slug, "module": str(path), "redis_url": redis_url})
+        rebuild(state, SIZE, SEED)
+        return state
+
+    return loaded
+
+
+def run_stream(state: WorkerState) -> tuple[dict, dict]:
+    with state.services() as services:
+        return run_once(state, services)
+
+
+def test_stream_has_every_write_kind_each_followed_by_the_pages_it_changes():
+    stream = requests(SIZE, SEED, STREAM_LENGTH)
+    writes = [i for i, r in enumerate(stream) if not r.is_read]
+    kinds = ["review" if stream[i].kind == "review" else dict(stream[i].changes) for i in writes]
+    assert len(writes) == len(WRITE_KINDS)
+    assert sum(1 for k in kinds if k == "review") == 2
+    for index in writes:
+        product = stream[index].args[0]
+        follow = stream[index + 1 : index + 4]
+        assert [r.kind for r in follow] == ["product", "featured", "listing"]
+        assert follow[0].args == (product,)
+    assert requests(SIZE, SEED, STREAM_LENGTH) == stream
+    assert requests(SIZE, SEED + 1, STREAM_LENGTH) != stream
+
+
+def test_starter_queries_on_every_read_and_is_never_stale(worker):
+    output, counters = run_stream(worker("starter"))
+    stream = requests(SIZE, SEED, STREAM_LENGTH)
+    kinds = Counter(r.kind for r in stream if r.is_read)
+    # a product page: product, category, ratings; featured and listings: scores, rows
+    per_pass = 3 * kinds["product"] + 2 * kinds["featured"] + 2 * kinds["listing"]
+    assert counters["statements_per_read"] == round(per_pass / sum(kinds.values()), 4)
+    assert output["stale_reads"] == 0
+    assert counters["hit_ratio"] == 0.0 and counters["cache_entries"] == 0
+
+
+def test_reference_is_fresh_cached_bounded_and_builds_once(worker):
+    state = worker("reference")
+    output, counters = run_stream(state)
+    assert output["stale_reads"] == 0
+    assert counters["statements_per_read"] <= 0.1
+    assert counters["hit_ratio"] >= 0.85
+    scenarios = run_scenarios(state)
+    assert scenarios == {"stampede_builds": 1.0, "ttl_violations": 0}
+
+
+def test_starter_builds_once_per_visitor_in_a_stampede(worker):
+    assert run_scenarios(worker("starter"))["stampede_builds"] == 16.0

@@ -69,3 +69,28 @@ def test_reference_is_fresh_cached_bounded_and_builds_once(worker):
 
 def test_starter_builds_once_per_visitor_in_a_stampede(worker):
     assert run_scenarios(worker("starter"))["stampede_builds"] == 16.0
+
+
+def test_reference_stream_on_every_database_and_cache(db_url, redis_url, tmp_path):
+    from perfkata.grader.database import drop_schema, new_schema_name
+
+    schema = new_schema_name() if db_url else None
+    state = WorkerState(scratch=tmp_path)
+    path = solution_paths(KATA, tmp_path)["reference"]
+    request = {
+        "kata": KATA.slug,
+        "module": str(path),
+        "db_url": db_url,
+        "schema": schema,
+        "redis_url": redis_url,
+    }
+    try:
+        op_load(state, request)
+        rebuild(state, SIZE, SEED)
+        output, counters = run_stream(state)
+        assert output["stale_reads"] == 0 and counters["hit_ratio"] >= 0.85
+    finally:
+        if state.engine is not None:
+            state.engine.dispose()
+        if db_url and schema:
+            drop_schema(db_url, schema)

@@ -57,6 +57,8 @@ def generate(size: int, seed: int) -> CatalogData:
 def load(session: Session, data: CatalogData) -> None:
     session.execute(insert(Category), data.categories)
     session.execute(insert(Product), data.products)
-    if data.reviews:
-        session.execute(insert(Review), data.reviews)
+    if data.reviews:  # ids left to the database, so its sequence knows them (PostgreSQL)
+        session.execute(
+            insert(Review), [{k: v for k, v in r.items() if k != "id"} for r in data.reviews]
+        )
     session.commit()

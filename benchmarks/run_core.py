@@ -15,14 +15,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy.orm import Session
-
 from perfkata.bench.probes import ProbeContext, probe_run
 from perfkata.bench.probes.lazyloads import LazyLoadProbe
 from perfkata.bench.probes.queries import QueryProbe
 from perfkata.bench.sourceline import LearnerFiles
 from perfkata.grader.grade import GradeOptions, grade, solution_paths
-from perfkata.grader.loading import load_module
+from perfkata.grader.worker import WorkerState, op_load, rebuild, run_once
 from perfkata.katas.registry import get_kata
 
 GOAL_GRADE_SECONDS = 15.0
@@ -52,24 +50,21 @@ def probe_overhead(slug: str, variant: str, rounds: int) -> float:
     """Median over interleaved pairs of (workload with query+lazy probes) / (without)."""
     kata = get_kata(slug)
     path = solution_paths(kata, Path())[variant]
-    module = load_module(path, kata.entry_points)
-    from sqlalchemy import create_engine
-
-    engine = create_engine(f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3")
-    kata.models.metadata.create_all(engine)
-    with Session(engine) as session:
-        kata.load(session, kata.generate(kata.largest, 1))
-    ctx = ProbeContext(engine, kata.models, LearnerFiles([str(path)]))
+    state = WorkerState(scratch=Path(tempfile.mkdtemp()))
+    op_load(state, {"kata": slug, "module": str(path)})
+    rebuild(state, kata.largest, 1)
+    assert state.engine is not None
+    ctx = ProbeContext(state.engine, kata.models, LearnerFiles([str(path)]))
 
     def timed(probed: bool) -> float:
-        start = time.perf_counter()
-        if probed:
-            with probe_run([QueryProbe(), LazyLoadProbe()], ctx), Session(engine) as session:
-                kata.workload(module, session)
-        else:
-            with Session(engine) as session:
-                kata.workload(module, session)
-        return time.perf_counter() - start
+        with state.services() as services:
+            start = time.perf_counter()
+            if probed:
+                with probe_run([QueryProbe(), LazyLoadProbe()], ctx):
+                    run_once(state, services)
+            else:
+                run_once(state, services)
+            return time.perf_counter() - start
 
     timed(True), timed(False)  # warm both paths
     ratios = []

@@ -175,10 +175,12 @@ def test_solution_with_force_shows_the_reference_and_the_diff(started):
     assert "--- yours/blog.py" in run.stdout and "+++ reference/blog.py" in run.stdout
 
 
-def mark_passed(root: Path) -> None:
+def mark_passed(root: Path, *slugs: str) -> None:
     state_file = root / "perfkata-work/.perfkata/state.json"
     state = json.loads(state_file.read_text())
-    state["katas"][KATA].update(status="passed", best_score=100, passed_at="2026-11-28T00:00:00")
+    for slug in slugs or (KATA,):
+        entry = state["katas"].setdefault(slug, {})
+        entry.update(status="passed", best_score=100, passed_at="2026-11-28T00:00:00")
     state_file.write_text(json.dumps(state))
 
 
@@ -190,9 +192,12 @@ def test_solution_after_passing_needs_no_force(started):
 
 def test_list_summarises_a_finished_course(started):
     mark_passed(started)
+    assert "Every kata passed" not in perfkata("list", cwd=started).stdout  # one left
+    slugs = [line.split()[0] for line in perfkata("list", cwd=started).stdout.splitlines()[2:]]
+    mark_passed(started, *slugs)
     listing = perfkata("list", cwd=started).stdout
     assert "2026-11-28" in listing
-    assert "Every kata passed" in listing and "100/100" in listing
+    assert "Every kata passed" in listing and f"{100 * len(slugs)}/{100 * len(slugs)}" in listing
 
 
 def test_hint_all_repeats_every_hint_shown_so_far(started):

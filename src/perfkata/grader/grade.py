@@ -169,7 +169,7 @@ def measure_all(
 ) -> dict[str, Measurement]:
     progress("counting statements", 0, 1)
     # Memory costs a traced run: only when the rubric judges it, and never for the starter.
-    memory = any(check.metric == "peak_bytes" for check in kata.rubric)
+    memory = any(check.metric.startswith("peak_bytes") for check in kata.rubric)
     replies = broadcast(
         workers,
         lambda v: {
@@ -204,7 +204,8 @@ def to_measurement(
     if mismatch:
         gate = next((c.metric for c in kata.rubric if c.gate), "correct")
         diagnostics.insert(0, Diagnostic(gate, f"wrong output: {mismatch}"))
-    return Measurement(label, counters, reply["peak_bytes"], diagnostics, mismatch)
+    peak = int(counters[max(counters)].get("peak_bytes", 0))
+    return Measurement(label, counters, peak, diagnostics, mismatch)
 
 
 def notes_for(result: GradeResult, options: GradeOptions, timing_pending: bool) -> list[str]:

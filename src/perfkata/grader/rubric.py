@@ -18,8 +18,6 @@ def metric_value(metric: str, m: Measurement, speedup: MedianCI | None) -> Any:
         return 1 if m.correct else 0
     if metric == "speedup":
         return speedup
-    if metric == "peak_bytes":
-        return m.peak_bytes
     if metric.endswith(":growth"):
         name = metric.removesuffix(":growth")
         sizes = sorted(m.counters)
@@ -36,7 +34,7 @@ def show(metric: str, value: Any) -> str:
         return value.describe()
     if isinstance(value, MedianCI):
         return f"{value.median:.1f}× [{value.low:.1f}–{value.high:.1f}]"
-    if metric == "peak_bytes":
+    if metric == "peak_bytes" and not isinstance(value, GrowthFit):
         return f"{value / 1024**2:.1f} MiB"
     return f"{value:g}" if isinstance(value, float) else str(value)
 

@@ -35,7 +35,7 @@ from perfkata.bench.probes.queries import QueryProbe
 from perfkata.bench.sourceline import LearnerFiles
 from perfkata.errors import LearnerCodeError
 from perfkata.grader.database import worker_engine
-from perfkata.grader.diagnostics import collect_diagnostics
+from perfkata.grader.diagnostics import Diagnostic, collect_diagnostics
 from perfkata.grader.loading import learner_errors, load_module, to_plain_data
 from perfkata.katas.base import Backends, Kata, RunEnv, Workload
 from perfkata.katas.registry import get_kata
@@ -86,45 +86,62 @@ def rebuild(state: WorkerState, size: int, seed: int) -> None:
 
 def run_once(
     state: WorkerState, services: Mapping[str, Any], workload: Workload | None = None
-) -> tuple[Any, dict[str, float]]:
-    """One call of a workload with a fresh session; returns its output and its counters."""
+) -> tuple[Any, RunEnv]:
+    """One call of a workload with a fresh session; returns its output and its RunEnv
+    (the counters and notes it recorded)."""
     kata, module, engine = state.ready()
     doing = f"running {', '.join(kata.entry_points)}"
     with Session(engine) as session, learner_errors(state.files, doing):
         env = RunEnv(engine, session, services, *state.dataset)
         output = (workload or kata.workload)(module, env)
-    return output, env.counters
+    return output, env
 
 
-def run_scenarios(state: WorkerState) -> dict[str, float]:
+def fresh_data(state: WorkerState) -> None:
+    """Katas whose workload changes the data (a cleanup job) start every run afresh."""
+    kata, _, _ = state.ready()
+    if kata.mutates_data:
+        rebuild(state, *state.dataset)
+
+
+def run_scenarios(state: WorkerState) -> tuple[dict[str, float], list[dict[str, Any]]]:
     """The kata's extra situations (stampede, expiry …), each with fresh services."""
     kata, _, _ = state.ready()
     counters: dict[str, float] = {}
+    notes: list[dict[str, Any]] = []
     for scenario in kata.scenarios.values():
+        fresh_data(state)
         with state.services() as services:
-            counters.update(run_once(state, services, scenario)[1])
-    return counters
+            env = run_once(state, services, scenario)[1]
+        counters.update(env.counters)
+        notes += [Diagnostic(metric, message).as_dict() for metric, message in env.notes]
+    return counters, notes
 
 
-def measure_size(state: WorkerState, size: int, seed: int) -> dict[str, Any]:
+def measure_size(state: WorkerState, size: int, seed: int, memory: bool) -> dict[str, Any]:
     kata, _, engine = state.ready()
     rebuild(state, size, seed)
     queries, lazy, eager = QueryProbe(), LazyLoadProbe(), UnusedEagerProbe()
     ctx = ProbeContext(engine, kata.models, state.files)
     with state.services() as services, probe_run([queries, lazy, eager], ctx) as counters:
-        output, kata_counters = run_once(state, services)
+        output, env = run_once(state, services)
+    counters.update(env.counters)
+    if memory:
+        counters["peak_bytes"] = measure_memory(state)
     assert state.path is not None
+    notes = [Diagnostic(metric, message).as_dict() for metric, message in env.notes]
     return {
         "size": size,
-        "counters": {**counters, **kata_counters},
+        "counters": counters,
         "output": to_plain_data(output, kata.entry_points[0], str(state.path)),
-        "diagnostics": collect_diagnostics(queries, lazy, eager, size),
+        "diagnostics": collect_diagnostics(queries, lazy, eager, size) + notes,
     }
 
 
 def measure_memory(state: WorkerState) -> int:
-    """Peak allocation at the current (largest) dataset; the counting run warmed it up."""
+    """Peak allocation of one run, in its own pass (the counting run warmed it up)."""
     kata, _, engine = state.ready()
+    fresh_data(state)
     probe = AllocationProbe()
     ctx = ProbeContext(engine, kata.models, state.files)
     with state.services() as services, probe_run([probe], ctx):  # services opened untraced
@@ -133,10 +150,12 @@ def measure_memory(state: WorkerState) -> int:
 
 
 def op_measure(state: WorkerState, req: dict[str, Any]) -> dict[str, Any]:
-    per_size = [measure_size(state, size, req["seed"]) for size in req["sizes"]]
-    per_size[-1]["counters"].update(run_scenarios(state))  # on the largest dataset
-    peak = measure_memory(state) if req.get("memory", True) else 0
-    return {"sizes": per_size, "peak_bytes": peak}
+    sizes, memory = req["sizes"], req.get("memory", True)
+    per_size = [measure_size(state, size, req["seed"], memory) for size in sizes]
+    counters, notes = run_scenarios(state)  # on the largest dataset
+    per_size[-1]["counters"].update(counters)
+    per_size[-1]["diagnostics"] += notes
+    return {"sizes": per_size}
 
 
 def op_sample(state: WorkerState, req: dict[str, Any]) -> float:
@@ -146,6 +165,7 @@ def op_sample(state: WorkerState, req: dict[str, Any]) -> float:
     if state.timing_env is None:  # first sample: open the services and warm them untimed
         state.timing_env = state.timing_services.enter_context(state.services())
         run_once(state, state.timing_env, kata.timed)
+    fresh_data(state)  # untimed
     gc.collect()
     start = time.perf_counter()
     for _ in range(kata.timing_repeats):

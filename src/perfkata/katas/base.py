@@ -68,9 +68,14 @@ class RunEnv:
     size: int = 0  # the dataset this run sees, so a kata can derive its request stream
     seed: int = 0
     counters: dict[str, float] = field(default_factory=dict)
+    notes: list[tuple[str, str]] = field(default_factory=list)  # (metric, diagnostic)
 
     def record(self, name: str, value: float) -> None:
         self.counters[name] = value
+
+    def note(self, metric: str, message: str) -> None:
+        """A diagnostic shown under the checks on `metric` when they fail."""
+        self.notes.append((metric, message))
 
 
 Environment = Callable[[Engine, Backends], AbstractContextManager[Mapping[str, Any]]]
@@ -105,6 +110,7 @@ class Kata:
     # extra situations run once at the largest size; they record counters on the RunEnv
     scenarios: Mapping[str, Workload] = field(default_factory=dict)
     timing_repeats: int = 1  # workload calls per timing sample, to lift it above timer noise
+    mutates_data: bool = False  # the workload changes the data: rebuild before every run
     extras: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -139,7 +145,7 @@ def define_kata(**options: Any) -> Kata:
     return kata
 
 
-_OPTIONAL = ("environment", "timed", "scenarios", "timing_repeats", "extras")
+_OPTIONAL = ("environment", "timed", "scenarios", "timing_repeats", "mutates_data", "extras")
 
 
 def _required(name: str) -> bool:

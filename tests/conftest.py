@@ -79,3 +79,15 @@ def need_redis() -> str:
 def redis_url(request: pytest.FixtureRequest) -> str | None:
     """None means the embedded diskcache default."""
     return None if request.param == "diskcache" else need_redis()
+
+
+@pytest.fixture
+def real_redis_url() -> str:
+    """Redis itself (a test about Redis specifically): skipped or failed as need_redis says."""
+    return need_redis()
+
+
+@pytest.fixture
+def real_postgres_url() -> str:
+    """PostgreSQL itself: skipped or failed as need_postgres says."""
+    return need_postgres()

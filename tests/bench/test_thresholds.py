@@ -40,3 +40,9 @@ def test_flat_passes_batched_loads_and_fails_one_query_per_item():
     # hand-batched IN lists of 100 ids, for four tables, still pass
     assert threshold.judge(fit([50, 200, 800], [4, 8, 32])) is Outcome.PASS
     assert threshold.judge(fit([50, 200, 800], [51, 201, 801])) is Outcome.FAIL
+
+
+def test_slope_threshold_bounds_growth_per_item():
+    threshold = parse("slope<=0.002")
+    assert threshold.judge(fit([500, 2000, 10000], [1, 2, 10])) is Outcome.PASS
+    assert threshold.judge(fit([500, 2000, 10000], [250, 1000, 5000])) is Outcome.FAIL

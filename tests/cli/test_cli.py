@@ -281,3 +281,29 @@ def test_unreachable_redis_is_one_clear_error(tmp_path):
     assert run.returncode == 2
     assert "Cannot connect to Redis at redis://127.0.0.1:1/0" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+@pytest.mark.slow
+def test_cron_starter_names_wrong_fire_times_and_unbounded_memory(tmp_path):
+    run = perfkata("grade", "cleanup-cron", "--solution", "starter", "--no-timing", cwd=tmp_path)
+    assert run.returncode == 1
+    assert "expire_sessions ('3 15 * * *') fires Mon 2027-03-01 15:03" in run.stdout
+    memory_row = next(line for line in run.stdout.splitlines() if "peak memory" in line)
+    assert "FAIL" in memory_row and "B per row" in memory_row
+
+
+@pytest.mark.slow
+def test_cron_reference_passes_on_postgres_with_redis(tmp_path, real_postgres_url, real_redis_url):
+    run = perfkata(
+        "grade",
+        "cleanup-cron",
+        "--solution",
+        "reference",
+        "--db-url",
+        real_postgres_url,
+        "--redis-url",
+        real_redis_url,
+        cwd=tmp_path,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "PASSED: score 100/100" in run.stdout

@@ -40,6 +40,7 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
     "==": operator.eq,
 }
 _COMPARE = re.compile(r"^\s*(>=|<=|==|>|<)\s*([0-9.]+)\s*$")
+_SLOPE = re.compile(r"^\s*slope\s*<=\s*([0-9.]+)\s*$")
 _RELATIVE = re.compile(r"^\s*(>=|<=|==|>|<)\s*(?:([0-9.]+)\s*\*\s*)?ref\s*(?:\+\s*([0-9.]+))?\s*$")
 
 
@@ -103,6 +104,8 @@ def parse(text: str) -> Threshold:
     """Parse a threshold string; an unknown form is an author's error, said plainly."""
     if text.strip().upper() == "O(1)":
         return Flat(text.strip())
+    if match := _SLOPE.match(text):
+        return Flat(text.strip(), float(match[1]))
     if match := _COMPARE.match(text):
         return Compare(text.strip(), match[1], float(match[2]))
     if match := _RELATIVE.match(text):
@@ -111,5 +114,5 @@ def parse(text: str) -> Threshold:
         return RelativeToReference(text.strip(), match[1], factor, offset)
     raise ValueError(
         f"unknown threshold {text!r}: use a comparison like '>=3', "
-        "one relative to the reference like '<=ref+1' or '<=1.5*ref', or 'O(1)'"
+        "one relative to the reference like '<=ref+1' or '<=1.5*ref', 'O(1)' or 'slope<=50'"
     )

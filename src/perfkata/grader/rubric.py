@@ -18,9 +18,10 @@ def metric_value(metric: str, m: Measurement, speedup: MedianCI | None) -> Any:
         return 1 if m.correct else 0
     if metric == "speedup":
         return speedup
-    if metric.endswith(":growth"):
-        name = metric.removesuffix(":growth")
-        sizes = sorted(m.counters)
+    if metric.endswith((":growth", ":tail")):
+        # ":tail" fits the two largest sizes only: past a batch size, growth is the leak
+        name, kind = metric.rsplit(":", 1)
+        sizes = sorted(m.counters)[-2:] if kind == "tail" else sorted(m.counters)
         return fit(sizes, [m.counters[s][name] for s in sizes])
     return m.at_largest()[metric]
 
@@ -31,6 +32,8 @@ def show(metric: str, value: Any) -> str:
     if metric == "correct":
         return "yes" if value else "no"
     if isinstance(value, GrowthFit):
+        if metric.startswith("peak_bytes"):
+            return f"{value.slope:+.0f} B per row"
         return value.describe()
     if isinstance(value, MedianCI):
         return f"{value.median:.1f}× [{value.low:.1f}–{value.high:.1f}]"
@@ -71,7 +74,7 @@ def evaluate_check(
 
 def _explains(metric: str) -> set[str]:
     """Which diagnostics explain a failed check on this metric."""
-    base = metric.removesuffix(":growth")
+    base = metric.split(":")[0]
     if base == "statements":
         return {"statements", "lazy_loads"}
     return {base}

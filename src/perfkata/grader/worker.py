@@ -34,7 +34,7 @@ from perfkata.bench.probes.memory import AllocationProbe
 from perfkata.bench.probes.queries import QueryProbe
 from perfkata.bench.sourceline import LearnerFiles
 from perfkata.errors import LearnerCodeError
-from perfkata.grader.database import worker_engine
+from perfkata.grader.database import Snapshots, worker_engine
 from perfkata.grader.diagnostics import Diagnostic, collect_diagnostics
 from perfkata.grader.loading import learner_errors, load_module, to_plain_data
 from perfkata.katas.base import Backends, Kata, RunEnv, Workload
@@ -53,6 +53,7 @@ class WorkerState:
     timing_services: ExitStack = field(default_factory=ExitStack)
     timing_env: Mapping[str, Any] | None = None  # services kept warm across timing samples
     dataset: tuple[int, int] = (0, 0)  # (size, seed) of the database as built
+    snapshots: Snapshots | None = None
 
     def ready(self) -> tuple[Kata, ModuleType, Engine]:
         assert self.kata and self.module and self.engine, "load must come first"
@@ -76,12 +77,21 @@ def op_load(state: WorkerState, req: dict[str, Any]) -> dict[str, Any]:
 
 
 def rebuild(state: WorkerState, size: int, seed: int) -> None:
+    """A fresh database holding the dataset (size, seed): restored from its snapshot when
+    there is one, otherwise built and, for katas that change data, snapshotted."""
     kata, _, engine = state.ready()
+    tables, name = kata.models.metadata.sorted_tables, f"{size}_{seed}"
+    state.dataset = (size, seed)
+    if state.snapshots is None:
+        state.snapshots = Snapshots(engine, state.scratch)
+    if state.snapshots.restore(name, tables):
+        return
     kata.models.metadata.drop_all(engine)
     kata.models.metadata.create_all(engine)
     with Session(engine) as session:
         kata.load(session, kata.generate(size, seed))
-    state.dataset = (size, seed)
+    if kata.mutates_data:
+        state.snapshots.take(name, tables)
 
 
 def run_once(

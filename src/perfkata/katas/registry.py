@@ -12,7 +12,11 @@ from importlib.metadata import entry_points
 from perfkata.errors import KataDefinitionError, KataNotFound
 from perfkata.katas.base import Kata
 
-BUILTIN_MODULES = ("perfkata.katas.n_plus_one_blog", "perfkata.katas.cached_catalog")
+BUILTIN_MODULES = (
+    "perfkata.katas.n_plus_one_blog",
+    "perfkata.katas.cached_catalog",
+    "perfkata.katas.cleanup_cron",
+)
 ENTRY_POINT_GROUP = "perfkata.katas"
 
 

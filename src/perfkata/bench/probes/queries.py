@@ -68,17 +68,25 @@ class QueryProbe(Probe):
         sqlite3.connect = sqlite3.dbapi2.connect = traced_connect  # type: ignore[assignment]
         ctx.engine.dispose()  # pooled connections predate the trace: open new ones
 
-    def _on_execute(self, conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+    def _on_execute(
+        self, conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
+    ) -> None:
         if is_transaction_control(statement):
             return
-        self.statements += 1
-        self.by_text[statement] += 1
+        # executemany() runs the statement once per parameter set: that many round trips
+        # to the engine (and, on most drivers, to the server), however it is batched.
+        count = len(params) if many and isinstance(params, list | tuple) else 1
+        self.statements += count
+        self.by_text[statement] += count
         if statement not in self.first_seen_at and self._ctx is not None:
             self.first_seen_at[statement] = self._ctx.learner_files.innermost_in_stack()
 
     def _on_driver_statement(self, statement: str) -> None:
-        # SQLite reports trigger bodies as "-- TRIGGER name"; they are not round trips.
-        if statement.startswith("--") or is_transaction_control(statement):
+        # SQLite reports trigger bodies as "-- TRIGGER name"; they are not round trips, and
+        # nor are the PRAGMAs a connection is set up with.
+        if statement.startswith("--") or statement.lstrip()[:6].upper() == "PRAGMA":
+            return
+        if is_transaction_control(statement):
             return
         self.driver_statements += 1
 

@@ -1,0 +1,111 @@
+"""The cleanup kata's own pieces: the schedule check, the oracle's boundaries, exact
+statement counts, the crash and the claim race, on SQLite/PostgreSQL and with Redis."""
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from perfkata.grader.database import drop_schema, new_schema_name
+from perfkata.grader.grade import solution_paths
+from perfkata.grader.worker import WorkerState, op_load, rebuild, run_once, run_scenarios
+from perfkata.katas.cleanup_cron import KATA, data
+from perfkata.katas.cleanup_cron.scenarios import fire_times, required_times, schedule_problem
+
+SEED = 6
+
+
+def test_required_times_cover_five_weeks():
+    assert len(required_times("expire_sessions")) == 35
+    sundays = required_times("purge_uploads")
+    assert len(sundays) == 5 and {t.strftime("%a %H:%M") for t in sundays} == {"Sun 02:00"}
+
+
+def test_schedule_problems_name_the_first_wrong_fire_time():
+    assert schedule_problem("purge_uploads", "0 2 * * 0", "every Sunday") is None
+    assert schedule_problem("purge_uploads", "0 2 * * SUN", "every Sunday") is None
+    problem = schedule_problem("purge_uploads", "0 2 * * 1", "every Sunday at 02:00 UTC")
+    assert problem is not None and "fires Mon 2027-03-01 02:00 as run 1" in problem
+    assert "not a cron expression" in (schedule_problem("x", "61 * * * *", "") or "")
+    assert fire_times("15 3 * * *")[0] == datetime(2027, 3, 1, 3, 15)
+
+
+def test_oracle_keeps_and_deletes_the_boundary_rows_as_the_brief_says():
+    dataset = data.generate(2000, SEED)
+    keep = data.survivors(dataset)
+    at_now = [s["id"] for s in dataset.sessions if s["expires_at"] == data.NOW]
+    thirty = [u["id"] for u in dataset.uploads if u["deleted_at"] == data.NOW - timedelta(days=30)]
+    assert at_now and thirty  # the dataset really has rows on both lines
+    assert not set(at_now) & keep["sessions"]  # expires_at == now: expired
+    assert set(thirty) <= keep["uploads"]  # deleted exactly 30 days ago: kept
+
+
+@pytest.fixture
+def worker(db_url, tmp_path):
+    schemas = []
+
+    def loaded(variant: str, redis_url: str | None = None) -> WorkerState:
+        schema = new_schema_name() if db_url else None
+        schemas.extend([schema] if schema else [])
+        state = WorkerState(scratch=tmp_path / variant)
+        state.scratch.mkdir()
+        path = solution_paths(KATA, tmp_path)[variant]
+        op_load(
+            state,
+            {
+                "kata": KATA.slug,
+                "module": str(path),
+                "db_url": db_url,
+                "schema": schema,
+                "redis_url": redis_url,
+            },
+        )
+        return state
+
+    yield loaded
+    for schema in schemas:
+        drop_schema(db_url, schema)
+
+
+def run_jobs(state: WorkerState, size: int) -> tuple[dict, dict]:
+    rebuild(state, size, SEED)
+    with state.services() as services:
+        output, env = run_once(state, services)
+    return output, env.counters
+
+
+def test_starter_deletes_right_rows_one_statement_per_row(worker):
+    output, counters = run_jobs(worker("starter"), 2000)
+    dataset = data.generate(2000, SEED)
+    assert KATA.verify(dataset, output) is None
+    assert counters["max_rows_per_delete"] == 1
+
+
+def test_reference_deletes_right_rows_in_batches_of_1000(worker):
+    output, counters = run_jobs(worker("reference"), 10000)
+    assert KATA.verify(data.generate(10000, SEED), output) is None
+    assert counters["max_rows_per_delete"] == 1000
+
+
+def test_crash_keeps_committed_batches_and_a_rerun_finishes(worker):
+    state = worker("reference")
+    rebuild(state, 10000, SEED)
+    counters, notes = run_scenarios(state)
+    assert counters["crash_kept_rows"] >= 1000 and counters["crash_rerun_wrong"] == 0
+    assert counters["schedule_errors"] == 0 and counters["claim_errors"] == 0
+    assert notes == []
+
+
+def test_starter_loses_everything_in_a_crash_and_runs_slots_twice(worker):
+    state = worker("starter")
+    rebuild(state, 2000, SEED)
+    counters, notes = run_scenarios(state)
+    assert counters["crash_kept_rows"] == 0 and counters["claim_errors"] == 6
+    assert counters["schedule_errors"] == 2
+    assert any("ran twice" in n["message"] for n in notes)
+
+
+def test_reference_claims_each_slot_once_on_redis(worker, real_redis_url):
+    state = worker("reference", real_redis_url)
+    rebuild(state, 500, SEED)
+    counters, _ = run_scenarios(state)
+    assert counters["claim_errors"] == 0

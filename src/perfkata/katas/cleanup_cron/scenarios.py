@@ -4,7 +4,6 @@ the middle of a job, and two schedulers firing the same slot at once."""
 from __future__ import annotations
 
 import random
-import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from types import ModuleType
@@ -14,6 +13,7 @@ from croniter import croniter
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
+from perfkata.bench.together import release_together
 from perfkata.katas.base import RunEnv
 from perfkata.katas.cleanup_cron.data import NOW, generate, survivors
 from perfkata.katas.cleanup_cron.models import UserSession
@@ -159,21 +159,8 @@ def claims(module: ModuleType, env: RunEnv) -> None:
 
 
 def race(module: ModuleType, env: RunEnv, job: str, slot: datetime) -> int:
-    barrier, results, errors = threading.Barrier(2), [], []
+    def scheduler() -> bool:
+        with Session(env.engine) as session:
+            return bool(module.claim(session, env.services["redis"], job, slot))
 
-    def scheduler() -> None:
-        barrier.wait()
-        try:
-            with Session(env.engine) as session:
-                results.append(bool(module.claim(session, env.services["redis"], job, slot)))
-        except BaseException as exc:  # re-raised in the grader's thread, at the learner's line
-            errors.append(exc)
-
-    threads = [threading.Thread(target=scheduler) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
-    return sum(results)
+    return sum(release_together(2, scheduler))

@@ -13,7 +13,6 @@ from sqlalchemy.exc import OperationalError
 
 from perfkata.grader.database import drop_schema, new_schema_name, worker_engine
 
-LEARNERS = Path(__file__).parent / "learners"
 REDIS_URL = os.environ.get("PERFKATA_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 PG_URL = os.environ.get("PERFKATA_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_SERVICES = os.environ.get("PERFKATA_REQUIRE_SERVICES") == "1"

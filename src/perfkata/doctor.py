@@ -7,6 +7,7 @@ import os
 import platform
 import sqlite3
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 
@@ -67,26 +68,42 @@ def sqlite_finding() -> Finding:
     return Finding("SQLite", "ok", f"{sqlite3.sqlite_version} (the default database)")
 
 
-def postgres_finding() -> Finding:
-    url = os.environ.get(DB_URL_ENV)
+def server_finding(
+    area: str,
+    env: str,
+    purpose: str,
+    check: Callable[[str], str],
+    describe: Callable[[str, str], str],
+) -> Finding:
+    """A real backend named by an environment variable: not set, unreachable, or its version."""
+    url = os.environ.get(env)
     if not url:
-        return Finding("PostgreSQL", "not set", f"set {DB_URL_ENV} to grade on PostgreSQL")
+        return Finding(area, "not set", f"set {env} to {purpose}")
     try:
-        server = check_reachable(url)
+        found = check(url)
     except PerfkataError as exc:
-        return Finding("PostgreSQL", "ERROR", exc.message)
-    return Finding("PostgreSQL", "ok", f"{safe_url(url)}: {server.split(' on ')[0]}")
+        return Finding(area, "ERROR", exc.message)
+    return Finding(area, "ok", describe(url, found))
+
+
+def postgres_finding() -> Finding:
+    return server_finding(
+        "PostgreSQL",
+        DB_URL_ENV,
+        "grade on PostgreSQL",
+        check_reachable,
+        lambda url, server: f"{safe_url(url)}: {server.split(' on ')[0]}",
+    )
 
 
 def redis_finding() -> Finding:
-    url = os.environ.get(REDIS_URL_ENV)
-    if not url:
-        return Finding("Redis", "not set", f"set {REDIS_URL_ENV} to cache on Redis")
-    try:
-        version = check_redis_reachable(url)
-    except PerfkataError as exc:
-        return Finding("Redis", "ERROR", exc.message)
-    return Finding("Redis", "ok", f"{safe_redis_url(url)}: Redis {version}")
+    return server_finding(
+        "Redis",
+        REDIS_URL_ENV,
+        "cache on Redis",
+        check_redis_reachable,
+        lambda url, version: f"{safe_redis_url(url)}: Redis {version}",
+    )
 
 
 def workspace_findings(workspace: Workspace) -> list[Finding]:

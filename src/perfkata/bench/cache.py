@@ -12,7 +12,7 @@ from __future__ import annotations
 import pickle
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -263,6 +263,3 @@ def open_cache(
     finally:
         store.clear()
         store.close()
-
-
-CacheFactory = Callable[[], Cache]

@@ -3,12 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
-
-
-class SystemClock:
-    def now(self) -> float:
-        return time.time()
 
 
 class FakeClock:

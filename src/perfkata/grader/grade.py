@@ -204,8 +204,7 @@ def to_measurement(
     if mismatch:
         gate = next((c.metric for c in kata.rubric if c.gate), "correct")
         diagnostics.insert(0, Diagnostic(gate, f"wrong output: {mismatch}"))
-    peak = int(counters[max(counters)].get("peak_bytes", 0))
-    return Measurement(label, counters, peak, diagnostics, mismatch)
+    return Measurement(label, counters, diagnostics, mismatch)
 
 
 def notes_for(result: GradeResult, options: GradeOptions, timing_pending: bool) -> list[str]:

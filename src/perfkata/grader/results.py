@@ -17,8 +17,7 @@ class Measurement:
     """Deterministic counters of one solution at every size, plus its memory pass."""
 
     label: str
-    counters: dict[int, dict[str, Any]]  # size -> {"statements": 3, ...}
-    peak_bytes: int
+    counters: dict[int, dict[str, Any]]  # size -> {"statements": 3, "peak_bytes": …}
     diagnostics: list[Diagnostic]  # at the largest size
     mismatch: str | None = None  # first difference from the oracle, if any
 
@@ -28,6 +27,11 @@ class Measurement:
 
     def at_largest(self) -> dict[str, Any]:
         return self.counters[max(self.counters)]
+
+    @property
+    def peak_bytes(self) -> int:
+        """Peak allocation at the largest size (0 when memory was not measured)."""
+        return int(self.at_largest().get("peak_bytes", 0))
 
     def as_dict(self) -> dict[str, Any]:
         return {

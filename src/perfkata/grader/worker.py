@@ -107,6 +107,11 @@ def run_once(
     return output, env
 
 
+def noted(env: RunEnv) -> list[dict[str, Any]]:
+    """The diagnostics a kata's workload or scenario noted, in the report's shape."""
+    return [Diagnostic(metric, message).as_dict() for metric, message in env.notes]
+
+
 def fresh_data(state: WorkerState) -> None:
     """Katas whose workload changes the data (a cleanup job) start every run afresh."""
     kata, _, _ = state.ready()
@@ -124,7 +129,7 @@ def run_scenarios(state: WorkerState) -> tuple[dict[str, float], list[dict[str, 
         with state.services() as services:
             env = run_once(state, services, scenario)[1]
         counters.update(env.counters)
-        notes += [Diagnostic(metric, message).as_dict() for metric, message in env.notes]
+        notes += noted(env)
     return counters, notes
 
 
@@ -139,12 +144,11 @@ def measure_size(state: WorkerState, size: int, seed: int, memory: bool) -> dict
     if memory:
         counters["peak_bytes"] = measure_memory(state)
     assert state.path is not None
-    notes = [Diagnostic(metric, message).as_dict() for metric, message in env.notes]
     return {
         "size": size,
         "counters": counters,
         "output": to_plain_data(output, kata.entry_points[0], str(state.path)),
-        "diagnostics": collect_diagnostics(queries, lazy, eager, size) + notes,
+        "diagnostics": collect_diagnostics(queries, lazy, eager, size) + noted(env),
     }
 
 

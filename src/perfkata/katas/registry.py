@@ -5,7 +5,6 @@ returns one or a list of them)."""
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
 from importlib import import_module
 from importlib.metadata import entry_points
 
@@ -37,9 +36,6 @@ class Registry:
             return self._katas[slug]
         except KeyError:
             raise KataNotFound(_unknown_message(slug, self._katas)) from None
-
-    def __iter__(self) -> Iterator[Kata]:
-        return iter(self._katas.values())
 
     def all(self) -> list[Kata]:
         return list(self._katas.values())

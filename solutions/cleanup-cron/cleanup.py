@@ -11,6 +11,7 @@ from perfkata.katas.cleanup_cron.models import JobRun, Upload, UserSession
 SCHEDULES = {
     "expire_sessions": "15 3 * * *",  # minute 15, hour 3, every day
     "purge_uploads": "0 2 * * 0",  # 02:00 on Sundays (0 = Sunday)
+    "send_digest": ("0 9 * * *", "Europe/Berlin"),  # 09:00 on Berlin's wall clock
 }
 BATCH = 1000
 

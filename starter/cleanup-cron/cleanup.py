@@ -11,10 +11,13 @@ from sqlalchemy import select
 
 from perfkata.katas.cleanup_cron.models import Upload, UserSession
 
-# TODO: sessions every day at 03:15 UTC; uploads every Sunday at 02:00 UTC.
+# TODO: sessions every day at 03:15 UTC; uploads every Sunday at 02:00 UTC;
+# the digest every day at 09:00 Berlin time, in summer too.
+# An entry is "cron" (read in UTC) or ("cron", "Area/City") for a local wall clock.
 SCHEDULES = {
     "expire_sessions": "3 15 * * *",
     "purge_uploads": "0 2 * * 1",
+    "send_digest": "0 8 * * *",  # 08:00 UTC is 09:00 in Berlin (in winter...)
 }
 
 

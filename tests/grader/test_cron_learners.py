@@ -26,7 +26,9 @@ def graded(name: str, **options):
         ("touches_audit.py", {"correct"}, "the audit log must never be touched"),
         ("no_commit_per_batch.py", {"crash"}, "nothing had been committed"),
         ("all_ids_in_memory.py", {"memory"}, None),  # the advice line says what to do
-        ("no_claim.py", {"once"}, "6 ran twice"),
+        ("no_claim.py", {"once"}, "8 ran twice"),
+        ("claim_in_memory.py", {"once"}, "2 ran twice"),  # only the processes race it
+        ("utc_digest.py", {"schedule"}, "(10:00 in Europe/Berlin) as run 28"),
     ],
 )
 def test_each_sample_fails_exactly_its_check(name, fails, says):

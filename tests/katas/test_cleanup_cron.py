@@ -24,9 +24,24 @@ def test_schedule_problems_name_the_first_wrong_fire_time():
     assert schedule_problem("purge_uploads", "0 2 * * 0", "every Sunday") is None
     assert schedule_problem("purge_uploads", "0 2 * * SUN", "every Sunday") is None
     problem = schedule_problem("purge_uploads", "0 2 * * 1", "every Sunday at 02:00 UTC")
-    assert problem is not None and "fires Mon 2027-03-01 02:00 as run 1" in problem
+    assert problem is not None and "fires Mon 2027-03-01 02:00 UTC as run 1" in problem
     assert "not a cron expression" in (schedule_problem("x", "61 * * * *", "") or "")
+    assert "not a cron expression" in (schedule_problem("x", ("1 * * * *",), "") or "")
     assert fire_times("15 3 * * *")[0] == datetime(2027, 3, 1, 3, 15)
+
+
+def test_a_local_schedule_keeps_its_wall_clock_across_the_dst_change():
+    # Given the digest due at 09:00 Berlin time: 08:00 UTC in winter, 07:00 UTC in summer
+    want = required_times("send_digest")
+    assert want[0] == datetime(2027, 3, 1, 8, 0) and want[-1] == datetime(2027, 4, 4, 7, 0)
+    # Then the zone-aware entry passes and the UTC one is caught the day the clocks change
+    assert schedule_problem("send_digest", ("0 9 * * *", "Europe/Berlin"), "") is None
+    problem = schedule_problem("send_digest", "0 8 * * *", "at 09:00 Berlin time")
+    assert problem is not None
+    assert "fires Sun 2027-03-28 08:00 UTC (10:00 in Europe/Berlin) as run 28" in problem
+    assert "expected Sun 2027-03-28 07:00 UTC (09:00 in Europe/Berlin)" in problem
+    unknown = schedule_problem("send_digest", ("0 9 * * *", "Europe/Atlantis"), "")
+    assert unknown is not None and "unknown time zone 'Europe/Atlantis'" in unknown
 
 
 def test_oracle_keeps_and_deletes_the_boundary_rows_as_the_brief_says():
@@ -99,8 +114,8 @@ def test_starter_loses_everything_in_a_crash_and_runs_slots_twice(worker):
     state = worker("starter")
     rebuild(state, 2000, SEED)
     counters, notes = run_scenarios(state)
-    assert counters["crash_kept_rows"] == 0 and counters["claim_errors"] == 6
-    assert counters["schedule_errors"] == 2
+    assert counters["crash_kept_rows"] == 0 and counters["claim_errors"] == 8
+    assert counters["schedule_errors"] == 3
     assert any("ran twice" in n["message"] for n in notes)
 
 

@@ -42,7 +42,8 @@ def verify_cleanup(dataset: data.CleanupData, output: Any) -> str | None:
 
 HINTS = (
     "Schedule first: cron fields are minute, hour, day of month, month, day of week — and "
-    "Sunday is 0 (or 7), Monday is 1.",
+    "Sunday is 0 (or 7), Monday is 1. For the digest, 09:00 in Berlin is not one UTC hour "
+    'all year: write ("0 9 * * *", "Europe/Berlin") and let croniter follow the clocks.',
     "Let the database find the rows: select only ids, at most 1,000 at a time "
     "(select(UserSession.id).where(…).limit(1000)), delete those with one "
     "DELETE … WHERE id IN (…), commit, and loop until a batch comes back empty.",
@@ -89,7 +90,8 @@ KATA = define_kata(
             "schedule_errors",
             "==0",
             15,
-            "Fix the cron expressions (minute hour day month weekday; Sunday is 0).",
+            "Fix the cron expressions (minute hour day month weekday; Sunday is 0); "
+            "a local time needs its zone.",
         ),
         Check.of(
             "statements",
@@ -129,7 +131,8 @@ KATA = define_kata(
             "claim_errors",
             "==0",
             10,
-            "Claim the slot atomically: a unique JobRun row, or Redis SET NX.",
+            "Claim the slot atomically where both schedulers see it: a unique JobRun row, "
+            "or Redis SET NX — never memory inside one process.",
         ),
         Check.of(
             "speedup",

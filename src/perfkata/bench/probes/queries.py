@@ -9,11 +9,13 @@ larger of the two counts is the one that is graded.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from perfkata.bench.probes import Probe, ProbeContext
 from perfkata.bench.sourceline import SourceLine
@@ -110,3 +112,21 @@ class QueryProbe(Probe):
             "bypassed_statements": bypassed,
             "objects_loaded": self.objects_loaded,
         }
+
+
+class StatementCounter:
+    """Counts statements on an engine while `active` — one phase of a workload (a request
+    path, the learner's reads) rather than a whole probed run; thread-safe."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine, self.count, self.active = engine, 0, False
+        self._lock = threading.Lock()
+        event.listen(engine, "before_cursor_execute", self._on_execute)
+
+    def _on_execute(self, conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        if self.active and not is_transaction_control(statement):
+            with self._lock:
+                self.count += 1
+
+    def close(self) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._on_execute)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from perfkata.bench.probes.queries import StatementCounter
 from perfkata.bench.together import release_together
 from perfkata.katas.base import RunEnv
 from perfkata.katas.cached_catalog import pages
@@ -17,7 +18,6 @@ from perfkata.katas.cached_catalog.stream import Request
 from perfkata.katas.cached_catalog.workload import (
     STAMPEDE_THREADS,
     TTL_SECONDS,
-    StatementCounter,
     call_learner,
     fresh_answer,
 )

@@ -3,21 +3,19 @@ check after every read, the timed read path, and the stampede and expiry scenari
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
-from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from perfkata.bench.cache import Cache, open_cache
 from perfkata.bench.clock import FakeClock
 from perfkata.bench.oracle import first_difference
-from perfkata.bench.probes.queries import is_transaction_control
+from perfkata.bench.probes.queries import StatementCounter
 from perfkata.katas.base import Backends, RunEnv
 from perfkata.katas.cached_catalog import pages
 from perfkata.katas.cached_catalog.stream import Request, requests
@@ -27,23 +25,6 @@ TIMED_READS = 100
 SECONDS_PER_REQUEST = 0.1  # the fake clock moves 10 requests per second
 TTL_SECONDS = 300  # the brief's promise: nothing served is older than five minutes
 STAMPEDE_THREADS = 16
-
-
-class StatementCounter:
-    """Counts statements on an engine while `active` (the learner's reads only)."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine, self.count, self.active = engine, 0, False
-        self._lock = threading.Lock()
-        event.listen(engine, "before_cursor_execute", self._on_execute)
-
-    def _on_execute(self, conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
-        if self.active and not is_transaction_control(statement):
-            with self._lock:
-                self.count += 1
-
-    def close(self) -> None:
-        event.remove(self.engine, "before_cursor_execute", self._on_execute)
 
 
 @contextmanager

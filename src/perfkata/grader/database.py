@@ -71,8 +71,9 @@ def worker_engine(db_url: str | None, schema: str | None, scratch: Path) -> Engi
         conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
     admin.dispose()
     # As for SQLite: graded rows are scratch data, so commits need not wait for the disk.
+    # The options travel in the URL, so a kata's own job processes can open the same schema.
     options = f"-csearch_path={schema} -csynchronous_commit=off"
-    return create_engine(db_url, connect_args={"options": options})
+    return create_engine(make_url(db_url).update_query_dict({"options": options}))
 
 
 def _disposable_sqlite(dbapi_connection: Any, record: Any) -> None:

@@ -23,7 +23,10 @@ class DevCheckRow:
     detail: str
 
 
-NOT_DETERMINISTIC = ("peak_bytes",)  # allocation peaks wobble by a few KiB run to run
+NOT_DETERMINISTIC = (
+    "peak_bytes",  # allocation peaks wobble by a few KiB run to run
+    "throughput",  # a ratio of two wall-clock times
+)
 
 
 def deterministic_metrics(result: GradeResult) -> dict[str, object]:

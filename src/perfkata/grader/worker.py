@@ -70,6 +70,8 @@ def op_load(state: WorkerState, req: dict[str, Any]) -> dict[str, Any]:
     state.kata = get_kata(req["kata"])
     state.path = Path(req["module"])
     state.files = LearnerFiles([str(state.path)])
+    if state.kata.prepare is not None:
+        state.kata.prepare()
     state.module = load_module(state.path, state.kata.entry_points)
     state.engine = worker_engine(req.get("db_url"), req.get("schema"), state.scratch)
     state.backends = Backends(req.get("db_url"), req.get("redis_url"), state.scratch)

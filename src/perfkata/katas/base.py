@@ -111,6 +111,8 @@ class Kata:
     scenarios: Mapping[str, Workload] = field(default_factory=dict)
     timing_repeats: int = 1  # workload calls per timing sample, to lift it above timer noise
     mutates_data: bool = False  # the workload changes the data: rebuild before every run
+    # runs in the worker before the solution is imported (e.g. a broker for its actors)
+    prepare: Callable[[], None] | None = None
     extras: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -145,7 +147,15 @@ def define_kata(**options: Any) -> Kata:
     return kata
 
 
-_OPTIONAL = ("environment", "timed", "scenarios", "timing_repeats", "mutates_data", "extras")
+_OPTIONAL = (
+    "environment",
+    "timed",
+    "scenarios",
+    "timing_repeats",
+    "mutates_data",
+    "prepare",
+    "extras",
+)
 
 
 def _required(name: str) -> bool:

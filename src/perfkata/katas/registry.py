@@ -15,6 +15,7 @@ BUILTIN_MODULES = (
     "perfkata.katas.n_plus_one_blog",
     "perfkata.katas.cached_catalog",
     "perfkata.katas.cleanup_cron",
+    "perfkata.katas.report_worker",
 )
 ENTRY_POINT_GROUP = "perfkata.katas"
 

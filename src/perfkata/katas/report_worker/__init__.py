@@ -1,0 +1,147 @@
+"""The report-worker kata: move slow report generation out of the web request into a
+dramatiq job, and make that job reliable — nothing lost, nothing duplicated, bounded
+retries, no retrying what is gone, a dead letter and a callback for what cannot succeed."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from typing import Any
+
+from perfkata.katas.base import Check, define_kata
+from perfkata.katas.report_worker import data
+from perfkata.katas.report_worker.jobs import placeholder_broker
+from perfkata.katas.report_worker.models import Base
+from perfkata.katas.report_worker.scenarios import run_reports, throughput
+from perfkata.katas.report_worker.workload import report_services, timed_requests
+
+
+def verify_reports(dataset: data.ReportData, output: Any) -> str | None:
+    """Every stored file is the right rendering of its report; "done" means stored."""
+    expected = data.expected_files(dataset)
+    for key, digest in sorted(output.get("files", {}).items()):
+        if expected.get(key) != digest:
+            return f"{key} holds the wrong content: render the report with render_pdf(report)"
+    for report_id in output.get("done", []):
+        if data.file_key(report_id) not in output.get("files", {}):
+            return f"report {report_id} is marked done, but its file was never uploaded"
+    return None
+
+
+HINTS = (
+    "Move the work into an actor: `@dramatiq.actor(max_retries=3, min_backoff=100, "
+    "max_backoff=2000)` on a `generate_report(report_id)`, and make request_report just "
+    "`generate_report.send(report_id)` — the id, never the report object.",
+    "Inside the job, open your own session (`with db_session() as session:`), load the "
+    "report by id, and return quietly when it is None: it was deleted, and no retry will "
+    "bring it back. Let NetworkError escape, so dramatiq retries it.",
+    "Make the upload idempotent: a retry may follow an upload that went through — "
+    "`if not storage.exists(report.file_key): storage.upload(...)`, then mark it done.",
+    'For the uploads that never succeed, add `on_retry_exhausted="report_failed"` and an '
+    "actor `report_failed(message_data, retry_info)` that marks "
+    '`message_data["args"][0]` failed (give it max_retries=0).',
+)
+
+KATA = define_kata(
+    slug="report-worker",
+    title="The report that renders inside the web request",
+    difficulty="advanced",
+    summary="Move work into a dramatiq job that is never lost, duplicated or retried forever.",
+    files=("reports.py",),
+    entry_points=("request_report",),
+    sizes=(200,),
+    hints=HINTS,
+    brief=files(__package__).joinpath("brief.md").read_text(encoding="utf-8"),
+    models=Base,
+    generate=data.generate,
+    load=data.load,
+    verify=verify_reports,
+    workload=run_reports,
+    timed=timed_requests,
+    environment=report_services,
+    scenarios={"throughput": throughput},
+    mutates_data=True,
+    prepare=placeholder_broker,
+    rubric=(
+        Check.of(
+            "correct",
+            "right files stored",
+            "correct",
+            "==1",
+            10,
+            "Render each report with render_pdf(report) and store it under report.file_key.",
+            gate=True,
+        ),
+        Check.of(
+            "speedup",
+            "request speed-up vs starter",
+            "speedup",
+            ">=20",
+            15,
+            "The request should only enqueue: render and upload in the job.",
+        ),
+        Check.of(
+            "request-statements",
+            "statements per request",
+            "request_statements",
+            "<=2",
+            10,
+            "Do not load the report in the request; send its id and let the job load it.",
+        ),
+        Check.of(
+            "messages",
+            "message problems",
+            "message_errors",
+            "==0",
+            10,
+            "Send JSON primitives (the report id), under 256 bytes, never objects or dicts.",
+        ),
+        Check.of(
+            "lost",
+            "reports lost",
+            "lost",
+            "==0",
+            15,
+            "Let transient errors raise (dramatiq retries them) and mark each report done.",
+        ),
+        Check.of(
+            "duplicates",
+            "duplicate uploads",
+            "duplicates",
+            "==0",
+            10,
+            "Check storage.exists(report.file_key) before uploading: retries must be safe.",
+        ),
+        Check.of(
+            "retries",
+            "retry policy problems",
+            "retry_policy_errors",
+            "==0",
+            10,
+            "Set max_retries (at most 5) and backoffs within 30 s on the actor.",
+        ),
+        Check.of(
+            "deleted",
+            "deleted reports not run once",
+            "deleted_errors",
+            "==0",
+            5,
+            "A deleted report: return from the job instead of raising, so it is not retried.",
+        ),
+        Check.of(
+            "dead-letter",
+            "exhausted jobs without one callback",
+            "callback_errors",
+            "==0",
+            5,
+            "Declare on_retry_exhausted with an actor that marks the report failed.",
+        ),
+        Check.of(
+            "throughput",
+            "jobs faster on 4 threads than 1",
+            "throughput",
+            ">=2.5",
+            10,
+            "Jobs wait on I/O: do not hold a lock or do the waiting outside the job.",
+        ),
+    ),
+)

@@ -1,0 +1,69 @@
+"""The runs the rubric reads: the whole story (requests, deletions, faulty jobs) and the
+throughput of the learner's actor with one worker thread against four."""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+from perfkata.katas.base import RunEnv
+from perfkata.katas.report_worker import data
+from perfkata.katas.report_worker.app import FaultPlan
+from perfkata.katas.report_worker.audit import audit
+from perfkata.katas.report_worker.jobs import actors_of
+from perfkata.katas.report_worker.workload import (
+    THREADS,
+    delete_reports,
+    fresh_run,
+    request_all,
+    reset_reports,
+    run_jobs,
+    stopwatch,
+)
+
+THROUGHPUT_JOBS = 24
+THROUGHPUT_LATENCY = 0.03  # a slower storage, so the jobs are clearly I/O-bound
+
+
+def run_reports(module: ModuleType, env: RunEnv) -> dict[str, Any]:
+    dataset = data.generate(env.size, env.seed)
+    with fresh_run(module, env, FaultPlan.of(dataset)) as run:
+        ids = [r["id"] for r in dataset.reports]
+        failed, most = request_all(module, env, ids)
+        env.record("request_statements", most)
+        if failed:
+            env.note(
+                "lost",
+                f"{failed} of {len(ids)} requests failed with a NetworkError (an HTTP 500 for "
+                "the user): the upload ran inside the request, with no retry",
+            )
+        delete_reports(env.engine, dataset.deleted)
+        finished = run_jobs(run, env)
+        return audit(run, env, dataset, finished)
+
+
+def throughput(module: ModuleType, env: RunEnv) -> None:
+    """The same jobs worked by 1 thread, then by 4: I/O-bound jobs should overlap."""
+    if not actors_of(module):
+        env.record("throughput", 0)
+        env.note("throughput", "no job ran: reports.py declares no dramatiq actor")
+        return
+    dataset = data.generate(env.size, env.seed)
+    faulty = dataset.flaky | dataset.deleted | dataset.doomed | {dataset.ambiguous}
+    ids = [r["id"] for r in dataset.reports if r["id"] not in faulty][:THROUGHPUT_JOBS]
+    seconds = {}
+    for threads in (1, THREADS):
+        reset_reports(env.engine, ids)
+        options = {"in_process": True, "latency": THROUGHPUT_LATENCY}
+        with fresh_run(module, env, FaultPlan(), **options) as run:
+            request_all(module, env, ids)
+            seconds[threads] = stopwatch(lambda: run_jobs(run, env, threads))  # noqa: B023
+    ratio = seconds[1] / seconds[THREADS]
+    env.record("throughput", round(ratio, 2))
+    if ratio < 2.5:
+        env.note(
+            "throughput",
+            f"{THROUGHPUT_JOBS} jobs took {seconds[1]:.2f} s on 1 thread and "
+            f"{seconds[THREADS]:.2f} s on {THREADS}: something in the job serialises them "
+            "(a lock held across the upload, or CPU work where I/O should be)",
+        )

@@ -52,8 +52,8 @@ RedisOption = Annotated[
     str | None,
     typer.Option(
         "--redis-url",
-        help="Cache on this Redis (e.g. redis://127.0.0.1:6379/0); "
-        "default: diskcache in a private folder.",
+        help="Use this Redis (e.g. redis://127.0.0.1:6379/0) for caches, schedule claims "
+        "and the job broker; default: diskcache, database claims and an in-process broker.",
     ),
 ]
 DbOption = Annotated[

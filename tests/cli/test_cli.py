@@ -307,3 +307,26 @@ def test_cron_reference_passes_on_postgres_with_redis(tmp_path, real_postgres_ur
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "PASSED: score 100/100" in run.stdout
+
+
+@pytest.mark.slow
+def test_report_starter_fails_with_the_lost_requests_named(tmp_path):
+    run = perfkata("grade", "report-worker", "--solution", "starter", "--no-timing", cwd=tmp_path)
+    assert run.returncode == 1
+    assert "requests failed with a NetworkError (an HTTP 500 for the user)" in run.stdout
+    assert "reports.py declares no dramatiq actor" in run.stdout
+
+
+@pytest.mark.slow
+def test_report_reference_passes_on_redis_broker_with_timing(tmp_path, real_redis_url):
+    run = perfkata(
+        "grade",
+        "report-worker",
+        "--solution",
+        "reference",
+        "--redis-url",
+        real_redis_url,
+        cwd=tmp_path,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "PASSED: score 100/100" in run.stdout

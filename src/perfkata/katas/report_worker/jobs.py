@@ -43,12 +43,16 @@ def callback_names(broker: dramatiq.Broker) -> set[str]:
 
 
 def report_id_of(message: Any, callbacks: set[str]) -> str:
-    """The report a message is about: its first argument, or, for a retry-exhausted
-    callback, the first argument of the message that ran out of retries."""
-    args = message.args
+    """The report a message is about — its first argument, keyword argument, or the "id"
+    of a dict sent instead of an id — or, for a retry-exhausted callback, the report of
+    the message that ran out of retries."""
+    args, kwargs = message.args, message.kwargs
     if message.actor_name in callbacks and args and isinstance(args[0], dict):
-        args = args[0].get("args") or ()
-    return str(args[0]) if args and isinstance(args[0], PRIMITIVES) else "?"
+        args, kwargs = args[0].get("args") or (), args[0].get("kwargs") or {}
+    first = args[0] if args else next(iter(kwargs.values()), None)
+    if isinstance(first, dict):
+        first = first.get("id", first.get("report_id"))
+    return str(first) if isinstance(first, PRIMITIVES) and first is not None else "?"
 
 
 class Recorder(Middleware):

@@ -1,0 +1,113 @@
+"""The report kata's own pieces: the fault plan, the storage, the shared tally on both
+backends, the recorder's view of messages, retries that run at once while the delay
+they asked for is kept, and the oracle."""
+
+import hashlib
+from types import SimpleNamespace
+
+import dramatiq
+import pytest
+import redis
+
+from perfkata.katas.report_worker import KATA, data
+from perfkata.katas.report_worker.app import FaultPlan, NetworkError, Storage
+from perfkata.katas.report_worker.jobs import new_broker, report_id_of
+from perfkata.katas.report_worker.store import MemoryTally, RedisTally
+from perfkata.katas.report_worker.workload import join_all
+
+
+def test_the_fault_plan_is_seeded_and_its_sets_do_not_overlap():
+    first, again, other = data.generate(200, 4), data.generate(200, 4), data.generate(200, 5)
+    assert first == again and first.flaky != other.flaky
+    assert (len(first.flaky), len(first.deleted), len(first.doomed)) == (60, 10, 3)
+    groups = [first.flaky, first.deleted, first.doomed, {first.ambiguous}]
+    assert sum(map(len, groups)) == len(set().union(*groups))
+
+
+@pytest.fixture(params=["memory", "redis"])
+def tally(request, real_redis_url):
+    if request.param == "memory":
+        yield MemoryTally()
+        return
+    made = RedisTally(redis.Redis.from_url(real_redis_url), "perfkata-test-tally")
+    made.clear()
+    yield made
+    made.clear()
+
+
+def test_tallies_count_store_and_keep_the_peak(tally):
+    assert tally.incr("a") == 1 and tally.incr("a", 2) == 3 and tally.count("a") == 3
+    tally.put("file:x", b"pdf")
+    assert tally.get("file:x") == b"pdf" and tally.get("file:y") is None
+    for value in (5, 9, 2):
+        tally.maximum("delay", value)
+    assert tally.peak("delay") == 9 and tally.count("missing") == 0
+    assert sorted(tally.keys("file:")) == ["file:x"]
+
+
+def test_storage_fails_as_planned_and_counts_every_upload():
+    plan = FaultPlan(flaky=frozenset({"f"}), doomed=frozenset({"d"}), ambiguous="a")
+    tally = MemoryTally()
+    storage = Storage(tally, plan, latency=0)
+    with pytest.raises(NetworkError):
+        storage.upload("f", b"1")  # the first attempt only
+    storage.upload("f", b"1")
+    for _ in range(3):
+        with pytest.raises(NetworkError):
+            storage.upload("d", b"2")
+    with pytest.raises(NetworkError, match="connection reset"):
+        storage.upload("a", b"3")
+    assert storage.exists("a")  # it was stored although the caller saw an error
+    assert not storage.exists("d")
+    assert [tally.count(f"upload:{k}") for k in "fda"] == [1, 0, 1]
+
+
+def message(actor, args=(), kwargs=None):
+    return SimpleNamespace(actor_name=actor, args=args, kwargs=kwargs or {})
+
+
+def test_the_report_of_a_message_is_found_however_it_was_sent():
+    assert report_id_of(message("gen", (7,)), set()) == "7"
+    assert report_id_of(message("gen", (), {"report_id": 8}), set()) == "8"
+    assert report_id_of(message("gen", ({"id": 9, "params": "…"},)), set()) == "9"
+    exhausted = message("failed", ({"args": [10], "kwargs": {}}, {"retries": 3}))
+    assert report_id_of(exhausted, {"failed"}) == "10"
+    assert report_id_of(message("gen", (object(),)), set()) == "?"
+
+
+def test_a_retry_runs_at_once_but_the_delay_it_asked_for_is_recorded():
+    # Given an actor whose policy waits at least 5 s before its one retry
+    tally = MemoryTally()
+    broker = new_broker(tally, "reports.py", None)
+    dramatiq.set_broker(broker)
+    calls = []
+
+    @dramatiq.actor(max_retries=1, min_backoff=5000, max_backoff=10000)
+    def flaky(n):
+        calls.append(n)
+        if len(calls) == 1:
+            raise NetworkError("first try fails")
+
+    # When it runs on a worker, with the join bounded well below the requested delay
+    worker = dramatiq.Worker(broker, worker_threads=1, worker_timeout=20)
+    worker.start()
+    try:
+        flaky.send(3)
+        finished = join_all(broker, timeout=3.0)
+    finally:
+        worker.stop()
+
+    # Then the retry ran, and the delay the policy asked for (5–10 s with jitter) is kept
+    assert finished and calls == [3, 3]
+    assert 2500 <= tally.peak("retry_delay_ms") <= 10000 and tally.count("retries") == 1
+    assert tally.count("attempt:3") == 2 and tally.count("sent") == 1
+
+
+def test_the_oracle_checks_content_and_that_done_means_stored():
+    dataset = data.generate(20, 1)
+    expected = data.expected_files(dataset)
+    key = data.file_key(1)
+    assert KATA.verify(dataset, {"files": {key: expected[key]}, "done": [1]}) is None
+    wrong = {"files": {key: hashlib.sha256(b"nope").hexdigest()}, "done": [1]}
+    assert "wrong content" in (KATA.verify(dataset, wrong) or "")
+    assert "never uploaded" in (KATA.verify(dataset, {"files": {}, "done": [2]}) or "")

@@ -46,9 +46,10 @@ def report_id_of(message: Any, callbacks: set[str]) -> str:
     """The report a message is about — its first argument, keyword argument, or the "id"
     of a dict sent instead of an id — or, for a retry-exhausted callback, the report of
     the message that ran out of retries."""
-    args, kwargs = message.args, message.kwargs
+    args: list[Any] = list(message.args)
+    kwargs: dict[str, Any] = dict(message.kwargs)
     if message.actor_name in callbacks and args and isinstance(args[0], dict):
-        args, kwargs = args[0].get("args") or (), args[0].get("kwargs") or {}
+        args, kwargs = list(args[0].get("args") or ()), dict(args[0].get("kwargs") or {})
     first = args[0] if args else next(iter(kwargs.values()), None)
     if isinstance(first, dict):
         first = first.get("id", first.get("report_id"))

@@ -17,7 +17,10 @@ from perfkata import __version__, workspace
 from perfkata.doctor import diagnose
 from perfkata.errors import ExitCode, LearnerCodeError, PerfkataError, UsageError
 from perfkata.grader import devcheck, report
+from perfkata.grader.batch import KataOutcome, grade_many
+from perfkata.grader.batch import exit_code as batch_exit_code
 from perfkata.grader.database import resolve_db_url, resolve_redis_url
+from perfkata.grader.formats import RENDERERS
 from perfkata.grader.grade import GradeOptions, grade, solution_paths
 from perfkata.grader.process import DEFAULT_TIMEOUT
 from perfkata.grader.results import GradeResult
@@ -177,15 +180,23 @@ def grade_command(
     redis_url: RedisOption = None,
     timeout: TimeoutOption = DEFAULT_TIMEOUT,
     timing: TimingOption = True,
-    output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    output_format: Annotated[
+        str, typer.Option("--format", help="text, json, junit, github or gradescope.")
+    ] = "text",
+    output: Annotated[
+        Path | None, typer.Option(help="Write the results here; always written, even on errors.")
+    ] = None,
+    all_katas: Annotated[
+        bool, typer.Option("--all", help="Grade every kata started in the workspace.")
+    ] = False,
     directory: DirOption = None,
 ) -> None:
     """Grade your solution: correctness, statements, lazy loads, speed-up, memory."""
-    if output_format not in ("text", "json"):
-        raise UsageError(f"Unknown format {output_format!r}; use text or json.")
+    if output_format not in ("text", *RENDERERS):
+        raise UsageError(f"Unknown format {output_format!r}; use text, {', '.join(RENDERERS)}.")
+    if all_katas and (kata or solution):
+        raise UsageError("--all grades every started kata; drop the kata name and --solution.")
     ws = open_workspace(directory)
-    found = chosen_kata(ws, kata)
-    path = resolve_solution(found, ws, solution)
     options = GradeOptions(
         seed=seed,
         db_url=resolve_db_url(db_url),
@@ -193,6 +204,11 @@ def grade_command(
         timeout=timeout,
         timing=timing,
     )
+    if all_katas or output or output_format not in ("text", "json"):
+        work = started_work(ws) if all_katas else [single_work(ws, kata, solution)]
+        grade_batch(ws, work, options, output_format, output, record=solution is None)
+    found = chosen_kata(ws, kata)
+    path = resolve_solution(found, ws, solution)
     with ProgressBar() as progress:
         result = grade(found, path, replace(options, progress=progress))
     console = out()
@@ -203,6 +219,60 @@ def grade_command(
     if solution is None and timing:
         workspace.record_grade(ws, found, result.score, result.exit_code == ExitCode.PASSED)
     raise typer.Exit(int(result.exit_code))
+
+
+def single_work(
+    ws: workspace.Workspace, kata: str | None, solution: str | None
+) -> tuple[Kata, Path]:
+    found = chosen_kata(ws, kata)
+    return found, resolve_solution(found, ws, solution)
+
+
+def started_work(ws: workspace.Workspace) -> list[tuple[Kata, Path]]:
+    work = [(k, ws.learner_file(k)) for k in registry().all() if ws.learner_file(k).is_file()]
+    if not work:
+        raise UsageError(
+            f"No kata is started in {ws.root}.", hint="`perfkata start KATA` copies one in."
+        )
+    return work
+
+
+def grade_batch(
+    ws: workspace.Workspace,
+    work: list[tuple[Kata, Path]],
+    options: GradeOptions,
+    output_format: str,
+    output: Path | None,
+    record: bool,
+) -> None:
+    """Grade each kata whatever happens to the others, write the results file, exit."""
+    console = out()
+    say = err() if output is None and output_format != "text" else console
+
+    def done(outcome: KataOutcome) -> None:
+        report.render_outcome_line(outcome, say)
+        if record and options.timing and outcome.result is not None:
+            passed = outcome.result.exit_code == ExitCode.PASSED
+            workspace.record_grade(ws, outcome.kata, outcome.score, passed)
+
+    outcomes = grade_many(work, options, done)
+    text = RENDERERS[output_format](outcomes) if output_format != "text" else None
+    if output is not None:
+        write_results(output, text if text is not None else report.plain_text(outcomes))
+        console.print(f"Results written to {output}", markup=False)
+    elif text is not None:
+        console.print(text, markup=False, highlight=False, soft_wrap=True, end="")
+    if output_format == "text" and output is None:
+        report.render_outcomes(outcomes, console, plain(console))
+    raise typer.Exit(int(batch_exit_code(outcomes)))
+
+
+def write_results(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"Cannot write the results to {path}: {exc.strerror}.") from None
 
 
 @app.command()

@@ -1,19 +1,13 @@
 """The perfkata command as a learner runs it: a real process, plain output at 100 columns."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from clirun import perfkata, perfkata_env
 
 LEARNERS = Path(__file__).parents[1] / "learners" / "n_plus_one_blog"
 KATA = "n-plus-one-blog"
-
-
-def perfkata(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return perfkata_env({}, *args, cwd=cwd)
 
 
 @pytest.fixture
@@ -228,24 +222,6 @@ def test_no_color_is_respected_even_on_a_terminal(tmp_path):
     plain = perfkata_env({"FORCE_COLOR": "1"}, "list", cwd=tmp_path, no_color=True)
     assert "\x1b[" in coloured.stdout  # proves the check below can fail
     assert "\x1b[" not in plain.stdout and KATA in plain.stdout
-
-
-def perfkata_env(extra: dict[str, str], *args: str, cwd: Path, no_color: bool = True):
-    env = dict(os.environ, COLUMNS="100", **extra)
-    env.pop("PERFKATA_WORKSPACE", None)
-    env.pop("PERFKATA_DB_URL", None)
-    if no_color:
-        env["NO_COLOR"] = "1"
-    else:
-        env.pop("NO_COLOR", None)
-    return subprocess.run(
-        [sys.executable, "-m", "perfkata", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 @pytest.mark.slow

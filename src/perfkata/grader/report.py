@@ -3,6 +3,7 @@ and pipes (and with --no-color / NO_COLOR), JSON for machines."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections.abc import Sequence
@@ -12,6 +13,7 @@ from rich.table import Table
 from tabulate import tabulate
 
 from perfkata.bench.thresholds import Outcome
+from perfkata.grader.batch import KataOutcome
 from perfkata.grader.results import CheckResult, GradeResult
 
 MARK = {
@@ -109,3 +111,45 @@ def render_json(result: GradeResult, console: Console) -> None:
     console.print(
         json.dumps(result.as_dict(), indent=2), markup=False, highlight=False, soft_wrap=True
     )
+
+
+def render_outcome_line(outcome: KataOutcome, console: Console) -> None:
+    """One line per kata as a batch goes, so a long CI run shows progress."""
+    reason = f" — {outcome.error.message}" if outcome.error else ""
+    console.print(
+        f"{outcome.kata.slug}: {outcome.verdict}, score {outcome.score}/{outcome.max_score} "
+        f"({outcome.seconds:.1f} s){reason}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def render_outcomes(outcomes: list[KataOutcome], console: Console, plain: bool) -> None:
+    """Every kata's grade in full, then the totals."""
+    for outcome in outcomes:
+        console.print()
+        if outcome.result is not None:
+            render_grade(outcome.result, console, plain)
+        elif outcome.error is not None:
+            where = f" ({outcome.error.file}:{outcome.error.line})" if outcome.error.line else ""
+            console.print(
+                f"{outcome.kata.slug}: error{where}: {outcome.error.message}",
+                markup=False,
+                highlight=False,
+                soft_wrap=plain,
+            )
+    rows = [
+        [o.kata.slug, o.verdict, f"{o.score}/{o.max_score}", f"{o.seconds:.1f} s"] for o in outcomes
+    ]
+    total = sum(o.score for o in outcomes), sum(o.max_score for o in outcomes)
+    rows.append(["total", "", f"{total[0]}/{total[1]}", ""])
+    console.print()
+    table(console, plain, ("kata", "verdict", "score", "time"), rows)
+
+
+def plain_text(outcomes: list[KataOutcome]) -> str:
+    """The text format as a file: what the terminal shows, without colour."""
+    console = Console(record=True, width=100, file=io.StringIO(), color_system=None)
+    render_outcomes(outcomes, console, plain=True)
+    return console.export_text()

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markdown import Markdown
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from perfkata import __version__, workspace
+from perfkata import __version__, ciconfig, workspace
 from perfkata.doctor import diagnose
 from perfkata.errors import ExitCode, LearnerCodeError, PerfkataError, UsageError
 from perfkata.grader import devcheck, report
@@ -36,6 +36,8 @@ app = typer.Typer(
 )
 dev_app = typer.Typer(help="Tools for kata authors.", no_args_is_help=True)
 app.add_typer(dev_app, name="dev")
+ci_app = typer.Typer(help="Grading in continuous integration.", no_args_is_help=True)
+app.add_typer(ci_app, name="ci")
 
 
 @dataclass
@@ -409,6 +411,28 @@ def solution(
     console.print(reference.read_text(encoding="utf-8"), markup=False)
     diff = workspace.diff_against_reference(ws.learner_file(found), reference)
     console.print(diff or "Your file is identical to the reference.", markup=False)
+
+
+@ci_app.command("init")
+def ci_init(
+    directory: Annotated[Path, typer.Option("--dir", help="The repository's root.")] = Path(),
+    package: Annotated[
+        str, typer.Option(help="What CI pip-installs: perfkata, a path or a git URL.")
+    ] = "perfkata",
+    postgres: Annotated[bool, typer.Option(help="Grade on a PostgreSQL service.")] = False,
+    redis: Annotated[bool, typer.Option(help="Use a Redis service (cache, broker).")] = False,
+    minutes: Annotated[int, typer.Option(help="The CI job's time limit.")] = 30,
+    force: Annotated[bool, typer.Option(help="Replace existing files.")] = False,
+) -> None:
+    """Write a GitHub Actions workflow and a GitLab CI job that grade every started kata."""
+    choice = ciconfig.CiChoice(package, postgres, redis, minutes)
+    for path in ciconfig.write_ci_files(directory, choice, force):
+        out().print(f"wrote {path}", markup=False)
+    out().print(
+        "Commit them with perfkata-work/; each push is graded. GitHub shows the problems "
+        "at the learners' lines; GitLab shows a JUnit test report.",
+        markup=False,
+    )
 
 
 @app.command()

@@ -13,6 +13,8 @@ from sqlalchemy.exc import OperationalError
 
 from perfkata.grader.database import drop_schema, new_schema_name, worker_engine
 
+pytest_plugins = ["pytester"]  # for the perfkata pytest plugin's own tests
+
 REDIS_URL = os.environ.get("PERFKATA_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 PG_URL = os.environ.get("PERFKATA_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_SERVICES = os.environ.get("PERFKATA_REQUIRE_SERVICES") == "1"

@@ -133,6 +133,7 @@ def worker_pool(
                 "db_url": options.db_url,
                 "redis_url": options.redis_url,
                 "schema": schemas.get(v),
+                "guard": v == "learner",
             },
         )
         yield workers

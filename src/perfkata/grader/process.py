@@ -1,12 +1,15 @@
 """The parent's handle on one worker process: start it fenced in, talk JSON lines, and
 end it — politely, or with SIGKILL when the learner's code runs out of time.
 
-The fences: a timeout per request, an address-space limit, a fixed PYTHONHASHSEED, and
-stderr captured to a file (the learner's prints, and faulthandler's dump on timeout).
+The fences: a timeout per request, an address-space limit, a process cap (not for root),
+its own process group (killed whole), an environment stripped to what Python needs, a
+fixed PYTHONHASHSEED, and stderr captured to a file (the learner's prints, and
+faulthandler's dump on timeout).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -23,17 +26,43 @@ from typing import IO, Any
 
 from perfkata.bench.sourceline import LearnerFiles
 from perfkata.errors import InternalError, LearnerCodeError
+from perfkata.grader.guard import worker_environment
 
 DEFAULT_TIMEOUT = 120.0
 DEFAULT_MEMORY_LIMIT = 2 * 1024**3
 _FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+) in (?P<func>\S+)')
 
 
-def _limit_memory(limit: int) -> Callable[[], None]:
+def _fence(memory: int, processes: int | None) -> Callable[[], None]:
+    """Run in the child before exec: an address-space limit and, where the kernel applies
+    it (not to root), a cap on processes so a fork bomb fails instead of the machine."""
+
     def apply() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        if processes is not None:
+            _, hard = resource.getrlimit(resource.RLIMIT_NPROC)
+            cap = processes if hard == resource.RLIM_INFINITY else min(processes, hard)
+            resource.setrlimit(resource.RLIMIT_NPROC, (cap, hard))
 
     return apply
+
+
+def process_cap() -> int | None:
+    """The user's processes now plus headroom for a kata's own (schedulers, job workers)."""
+    if os.geteuid() == 0 or not os.path.isdir("/proc"):
+        return None  # root ignores RLIMIT_NPROC; the process group is killed on timeout
+    uid = os.geteuid()
+    mine = sum(
+        1 for entry in os.scandir("/proc") if entry.name.isdigit() and _owner(entry.path) == uid
+    )
+    return mine + 64
+
+
+def _owner(path: str) -> int | None:
+    try:
+        return os.stat(path).st_uid
+    except OSError:
+        return None
 
 
 class WorkerProcess:
@@ -45,34 +74,34 @@ class WorkerProcess:
         self.solution = solution
         self.timeout = timeout
         self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 — closed in close()
-        env = dict(
-            os.environ, PYTHONHASHSEED="0", PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1"
-        )
-        env.pop("PYTHONSTARTUP", None)
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "perfkata.grader.worker"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
-            env=env,
-            preexec_fn=_limit_memory(memory_limit),
+            env=worker_environment(os.environ),
+            preexec_fn=_fence(memory_limit, process_cap()),
+            start_new_session=True,  # its own process group: killed whole, forks included
         )
         self._selector = selectors.DefaultSelector()
         assert self._proc.stdout is not None
         self._selector.register(self._proc.stdout, selectors.EVENT_READ)
         self._buffer = b""
+        self._pending = 0  # requests sent and not yet answered
 
     def send(self, request: dict[str, Any]) -> None:
         assert self._proc.stdin is not None
         try:
             self._proc.stdin.write((json.dumps(request) + "\n").encode())
             self._proc.stdin.flush()
+            self._pending += 1
         except BrokenPipeError:
             self._raise_died()
 
     def receive(self, timeout: float | None = None) -> Any:
         """The next reply's result; errors become LearnerCodeError or InternalError."""
         reply = json.loads(self._read_line(self.timeout if timeout is None else timeout))
+        self._pending -= 1
         if reply["ok"]:
             return reply["result"]
         error = reply["error"]
@@ -149,12 +178,17 @@ class WorkerProcess:
         )
 
     def kill(self) -> None:
+        """SIGKILL the worker and whatever it started (a kata's job processes, forks)."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is gone
+            os.killpg(self._proc.pid, signal.SIGKILL)
         if self._proc.poll() is None:
             self._proc.kill()
-            self._proc.wait()
+        self._proc.wait()
 
     def close(self) -> None:
-        if self._proc.poll() is None:
+        # A worker still busy with a request (the grade ended early, on the learner's
+        # error) would only read "exit" after it: kill it rather than wait.
+        if self._proc.poll() is None and not self._pending:
             try:
                 self.send({"op": "exit"})
                 self._proc.wait(timeout=5)

@@ -36,6 +36,7 @@ from perfkata.bench.sourceline import LearnerFiles
 from perfkata.errors import LearnerCodeError
 from perfkata.grader.database import Snapshots, worker_engine
 from perfkata.grader.diagnostics import Diagnostic, collect_diagnostics
+from perfkata.grader.guard import guard_learner
 from perfkata.grader.loading import learner_errors, load_module, to_plain_data
 from perfkata.katas.base import Backends, Kata, RunEnv, Workload
 from perfkata.katas.registry import get_kata
@@ -70,6 +71,8 @@ def op_load(state: WorkerState, req: dict[str, Any]) -> dict[str, Any]:
     state.kata = get_kata(req["kata"])
     state.path = Path(req["module"])
     state.files = LearnerFiles([str(state.path)])
+    if req.get("guard"):  # the learner's worker: the reference solutions are off limits
+        guard_learner(state.path)
     if state.kata.prepare is not None:
         state.kata.prepare()
     state.module = load_module(state.path, state.kata.entry_points)

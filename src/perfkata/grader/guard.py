@@ -1,0 +1,59 @@
+"""Fences the learner's worker puts up around itself: the reference solutions cannot be
+opened or imported from it (an audit hook — it cannot be removed once added), so a
+"solution" that loads the reference fails instead of passing as its own."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from perfkata.katas.files import kata_files_root
+
+
+def forbid_reading(folder: Path) -> None:
+    root = os.path.realpath(folder) + os.sep
+
+    def hook(event: str, args: tuple[Any, ...]) -> None:
+        if event == "open" and args and isinstance(args[0], str | bytes | os.PathLike):
+            path = os.fsdecode(args[0])
+            if os.path.realpath(path).startswith(root):
+                raise PermissionError(
+                    f"perfkata: the reference solutions are not readable while grading ({path})"
+                )
+
+    sys.addaudithook(hook)
+
+
+def guard_learner(solution: Path) -> None:
+    """Unless the file graded as the learner's is itself a reference (`--solution
+    reference`), nothing under the reference solutions may be opened."""
+    forbidden = kata_files_root() / "solutions"
+    if not solution.resolve().is_relative_to(forbidden.resolve()):
+        forbid_reading(forbidden)
+
+
+ALLOWED_ENV = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "TMPDIR",
+    "TEMP",
+    "TMP",
+    "SYSTEMROOT",
+    "PYTHONPATH",
+    "VIRTUAL_ENV",
+    "COVERAGE_PROCESS_START",
+)
+
+
+def worker_environment(environ: dict[str, str] | os._Environ[str]) -> dict[str, str]:
+    """Only what Python and the katas need: no tokens, passwords or cloud keys reach the
+    learner's code (the grader hands URLs to the worker in its load request)."""
+    env = {name: environ[name] for name in ALLOWED_ENV if name in environ}
+    env.update(PYTHONHASHSEED="0", PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1")
+    return env

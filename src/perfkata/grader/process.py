@@ -26,7 +26,7 @@ from typing import IO, Any
 
 from perfkata.bench.sourceline import LearnerFiles
 from perfkata.errors import InternalError, LearnerCodeError
-from perfkata.grader.guard import worker_environment
+from perfkata.isolation import worker_environment
 
 DEFAULT_TIMEOUT = 120.0
 DEFAULT_MEMORY_LIMIT = 2 * 1024**3

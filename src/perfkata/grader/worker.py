@@ -36,8 +36,8 @@ from perfkata.bench.sourceline import LearnerFiles
 from perfkata.errors import LearnerCodeError
 from perfkata.grader.database import Snapshots, worker_engine
 from perfkata.grader.diagnostics import Diagnostic, collect_diagnostics
-from perfkata.grader.guard import guard_learner
 from perfkata.grader.loading import learner_errors, load_module, to_plain_data
+from perfkata.isolation import guard_learner
 from perfkata.katas.base import Backends, Kata, RunEnv, Workload
 from perfkata.katas.registry import get_kata
 

@@ -20,6 +20,7 @@ import dramatiq
 import redis
 from sqlalchemy import create_engine
 
+from perfkata.isolation import guard_learner
 from perfkata.katas.report_worker.app import FaultPlan, Storage, current
 from perfkata.katas.report_worker.jobs import bind, new_broker, placeholder_broker
 from perfkata.katas.report_worker.store import RedisTally
@@ -47,6 +48,7 @@ def hold_after(uploads: int, tally: RedisTally) -> Any:
 
 
 def main(config: dict[str, Any]) -> None:
+    guard_learner(Path(config["module"]))  # the learner's worker's fence, in its jobs too
     placeholder_broker()
     module = load(Path(config["module"]))
     tally = RedisTally(redis.Redis.from_url(config["redis"]["url"]), config["prefix"])

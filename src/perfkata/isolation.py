@@ -1,6 +1,6 @@
-"""Fences the learner's worker puts up around itself: the reference solutions cannot be
-opened or imported from it (an audit hook — it cannot be removed once added), so a
-"solution" that loads the reference fails instead of passing as its own."""
+"""Fences around the learner's code, used by the grader's worker and by a kata's own job
+processes: the reference solutions cannot be opened or imported (an audit hook — it
+cannot be removed once added), and the environment holds nothing but what Python needs."""
 
 from __future__ import annotations
 

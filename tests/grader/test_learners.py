@@ -82,6 +82,15 @@ def test_raw_driver_queries_are_counted_anyway():
     assert any("directly, around SQLAlchemy" in m for m in messages(result))
 
 
+def test_raw_psycopg_queries_are_counted_on_postgresql(real_postgres_url):
+    result = graded("raw_driver_pg.py", db_url=real_postgres_url)
+    counters = result.measurements["learner"].counters[800]
+    assert counters["bypassed_statements"] == 800 and counters["orm_statements"] == 1
+    assert "statements-flat" in failed(result)
+    reference = result.measurements["reference"].counters[800]
+    assert reference["driver_statements"] == reference["orm_statements"]  # no false alarm
+
+
 def test_syntax_error_is_reported_at_its_line():
     with pytest.raises(LearnerCodeError) as caught:
         graded("syntax_error.py")

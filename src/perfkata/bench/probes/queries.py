@@ -1,9 +1,10 @@
-"""Count SQL statements, at SQLAlchemy and (on SQLite) at the driver.
+"""Count SQL statements, at SQLAlchemy and at the driver.
 
 SQLAlchemy's `before_cursor_execute` sees everything that goes through the engine. A
-learner who grabs the raw DBAPI connection, or opens their own sqlite3 connection, would
-hide statements from it, so on SQLite every connection also gets a trace callback and the
-larger of the two counts is the one that is graded.
+learner who grabs the raw DBAPI connection, or opens their own connection, would hide
+statements from it, so every connection is also counted at the driver — on SQLite by a
+trace callback, on PostgreSQL by a counting psycopg cursor class — and the larger of the
+two counts is the one that is graded.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class QueryProbe(Probe):
         self.first_seen_at: dict[str, SourceLine | None] = {}
         self._ctx: ProbeContext | None = None
         self._original_connect: Callable[..., sqlite3.Connection] | None = None
+        self._psycopg: PsycopgCounting | None = None
 
     def before(self, ctx: ProbeContext) -> None:
         self._ctx = ctx
@@ -48,6 +50,9 @@ class QueryProbe(Probe):
         event.listen(ctx.model_base, "load", self._on_load, propagate=True)
         if ctx.engine.dialect.name == "sqlite":
             self._trace_sqlite(ctx)
+        elif ctx.engine.dialect.driver == "psycopg":
+            self._psycopg = PsycopgCounting(self._on_driver_statement)
+            self._psycopg.install(ctx.engine)
 
     def after(self, ctx: ProbeContext) -> None:
         event.remove(ctx.engine, "before_cursor_execute", self._on_execute)
@@ -56,6 +61,9 @@ class QueryProbe(Probe):
             sqlite3.connect = sqlite3.dbapi2.connect = self._original_connect  # type: ignore[assignment]
             self._original_connect = None
             ctx.engine.dispose()  # drop the traced connections
+        if self._psycopg is not None:
+            self._psycopg.remove(ctx.engine)
+            self._psycopg = None
 
     def _trace_sqlite(self, ctx: ProbeContext) -> None:
         original = sqlite3.connect
@@ -130,3 +138,62 @@ class StatementCounter:
 
     def close(self) -> None:
         event.remove(self.engine, "before_cursor_execute", self._on_execute)
+
+
+class PsycopgCounting:
+    """Every psycopg connection opened while installed — the engine's and any the learner
+    opens with psycopg.connect() — makes cursors of a subclass that reports each execute
+    (once per parameter set for executemany)."""
+
+    def __init__(self, report: Callable[[str], None]) -> None:
+        import psycopg
+
+        self.psycopg, self.report = psycopg, report
+        self.original_connect = psycopg.Connection.connect
+        self.cursor_class = self._cursor_class()
+
+    def _cursor_class(self) -> type:
+        report = self.report
+
+        class CountingCursor(self.psycopg.Cursor):  # type: ignore[misc, name-defined]
+            def execute(self, query: Any, *args: Any, **kwargs: Any) -> Any:
+                report(_text(query))
+                return super().execute(query, *args, **kwargs)
+
+            def executemany(self, query: Any, params_seq: Any, *args: Any, **kwargs: Any) -> Any:
+                params_seq = list(params_seq)
+                for _ in params_seq:
+                    report(_text(query))
+                return super().executemany(query, params_seq, *args, **kwargs)
+
+        return CountingCursor
+
+    def install(self, engine: Engine) -> None:
+        event.listen(engine, "connect", self._on_connect)
+        counting, original = self, self.original_connect
+
+        def connect(*args: Any, **kwargs: Any) -> Any:
+            conn = original(*args, **kwargs)
+            conn.cursor_factory = counting.cursor_class
+            return conn
+
+        # psycopg.connect is Connection.connect, bound when psycopg was imported: patch both.
+        setattr(self.psycopg.Connection, "connect", connect)  # noqa: B010
+        setattr(self.psycopg, "connect", connect)  # noqa: B010
+        engine.dispose()  # pooled connections predate the counting cursors
+
+    def _on_connect(self, dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.cursor_factory = self.cursor_class
+
+    def remove(self, engine: Engine) -> None:
+        setattr(self.psycopg.Connection, "connect", self.original_connect)  # noqa: B010
+        setattr(self.psycopg, "connect", self.original_connect)  # noqa: B010
+        event.remove(engine, "connect", self._on_connect)
+        engine.dispose()
+
+
+def _text(query: Any) -> str:
+    """The statement's text, for telling BEGIN/COMMIT apart (psycopg.sql objects: its repr)."""
+    if isinstance(query, bytes):
+        return query.decode("utf-8", "replace")
+    return query if isinstance(query, str) else repr(query)

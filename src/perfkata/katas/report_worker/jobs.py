@@ -135,9 +135,12 @@ def new_broker(tally: Tally, learner_file: str, redis: dict[str, Any] | None) ->
             url=redis["url"],
             namespace=redis["namespace"],
             middleware=middleware,
-            heartbeat_timeout=redis.get("heartbeat_ms", 1500),
-            maintenance_chance=1_000_000,  # maintenance on every command: a dead worker's
-            dead_message_ttl=3_600_000,  # messages come back as soon as it stops beating
+            heartbeat_timeout=1500,
+            # A consumer does maintenance on every command, so a dead worker's messages
+            # come back as soon as its heartbeat is 1.5 s old; the request side does not
+            # (it would slow every enqueue the request path is timed on).
+            maintenance_chance=1_000_000 if redis.get("consumer") else 10,
+            dead_message_ttl=3_600_000,
         )
     broker.tally = tally
     return broker

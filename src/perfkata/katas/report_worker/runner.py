@@ -61,7 +61,7 @@ def main(config: dict[str, Any]) -> None:
     if config["kill_after"]:
         storage.on_upload.append(hold_after(config["kill_after"], tally))
     current.use(create_engine(config["db_url"]), storage)
-    broker = new_broker(tally, config["module"], config["redis"])
+    broker = new_broker(tally, config["module"], {**config["redis"], "consumer": True})
     bind(module, broker)
     worker = dramatiq.Worker(broker, worker_threads=config["threads"], worker_timeout=50)
     stopping = threading.Event()

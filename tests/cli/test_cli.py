@@ -244,10 +244,11 @@ def test_catalog_reference_passes_on_each_cache(tmp_path, redis_url):
     assert "PASSED: score 100/100" in run.stdout
 
 
-def test_unreachable_redis_is_one_clear_error(tmp_path):
+@pytest.mark.parametrize("kata", ["cached-catalog", "report-worker"])
+def test_unreachable_redis_is_one_clear_error(tmp_path, kata):
     run = perfkata(
         "grade",
-        "cached-catalog",
+        kata,
         "--solution",
         "reference",
         "--redis-url",

@@ -8,7 +8,9 @@ from perfkata.katas.report_worker.app import db_session, render_pdf, storage
 from perfkata.katas.report_worker.models import Report
 
 
-@dramatiq.actor(max_retries=3, min_backoff=100, max_backoff=2000, on_retry_exhausted="report_failed")
+@dramatiq.actor(
+    max_retries=3, min_backoff=100, max_backoff=2000, on_retry_exhausted="report_failed"
+)
 def generate_report(report_id):
     with db_session() as session:
         report = session.get(Report, report_id)

@@ -14,9 +14,10 @@ from rich.markdown import Markdown
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from perfkata import __version__, ciconfig, workspace
+from perfkata.bench.runs import RunStore, SavedRun, environment, now
 from perfkata.doctor import diagnose
 from perfkata.errors import ExitCode, LearnerCodeError, PerfkataError, UsageError
-from perfkata.grader import devcheck, report
+from perfkata.grader import compare, devcheck, report
 from perfkata.grader.batch import KataOutcome, grade_many
 from perfkata.grader.batch import exit_code as batch_exit_code
 from perfkata.grader.database import resolve_db_url, resolve_redis_url
@@ -24,6 +25,7 @@ from perfkata.grader.formats import RENDERERS
 from perfkata.grader.grade import GradeOptions, grade, solution_paths
 from perfkata.grader.process import DEFAULT_TIMEOUT
 from perfkata.grader.results import GradeResult
+from perfkata.grader.timing import TimingPlan
 from perfkata.grader.watch import watch_and_regrade
 from perfkata.katas.base import Kata
 from perfkata.katas.registry import get_kata, registry
@@ -411,6 +413,73 @@ def solution(
     console.print(reference.read_text(encoding="utf-8"), markup=False)
     diff = workspace.diff_against_reference(ws.learner_file(found), reference)
     console.print(diff or "Your file is identical to the reference.", markup=False)
+
+
+@app.command()
+def bench(
+    kata: Annotated[str | None, typer.Argument(help="Default: the kata you started last.")] = None,
+    solution: Annotated[
+        str | None, typer.Option(help="starter, reference, or a file; default: yours.")
+    ] = None,
+    save: Annotated[str | None, typer.Option(help="Keep this run under NAME.")] = None,
+    against: Annotated[
+        str | None, typer.Option(help="Compare with a saved run: its NAME, or latest.")
+    ] = None,
+    fail_on_regression: Annotated[
+        bool, typer.Option(help="Exit 1 when --against finds a regression (for CI).")
+    ] = False,
+    list_runs: Annotated[bool, typer.Option("--list", help="List the saved runs.")] = False,
+    quick: Annotated[bool, typer.Option(help="6 timing rounds instead of 11.")] = False,
+    seed: Annotated[int | None, typer.Option(help="Replay a dataset.")] = None,
+    db_url: DbOption = None,
+    redis_url: RedisOption = None,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT,
+    directory: DirOption = None,
+) -> None:
+    """Starter, yours and reference side by side: every metric, scaling, latency."""
+    ws = open_workspace(directory)
+    store = RunStore(ws.root / workspace.STATE_DIR / "runs")
+    console = out()
+    if list_runs:
+        report.render_saved_runs(store.all(), console, plain(console))
+        return
+    found = chosen_kata(ws, kata)
+    path = resolve_solution(found, ws, solution)
+    baseline = load_baseline(store, against, found) if against else None
+    rounds = 6 if quick else 11
+    if seed is None and baseline is not None:  # the same dataset, so counters compare
+        seed = baseline.katas[found.slug].seed
+    options = GradeOptions(
+        seed=seed,
+        db_url=resolve_db_url(db_url),
+        redis_url=resolve_redis_url(redis_url),
+        timeout=timeout,
+        plan=TimingPlan(min_rounds=rounds, max_rounds=rounds),
+    )
+    with ProgressBar() as progress:
+        result = grade(found, path, replace(options, progress=progress))
+    report.render_comparison(result, console, plain(console))
+    current = compare.kata_run(result)
+    if save:
+        run = SavedRun(save, now(), environment(ws.root), {found.slug: current})
+        console.print(f"\nSaved as {save!r} in {store.save(run)}", markup=False)
+    if baseline is not None:
+        findings = compare.regressions(found, baseline.katas[found.slug], current)
+        report.render_findings(baseline.name, findings, console)
+        if fail_on_regression and any(f.regression for f in findings):
+            raise typer.Exit(int(ExitCode.FAILED))
+
+
+def load_baseline(store: RunStore, name: str, kata: Kata) -> SavedRun:
+    run = store.load(name)
+    if run is None:
+        raise UsageError(
+            f"There is no saved run {name!r}.",
+            hint="`perfkata bench --list` shows them; `--save NAME` keeps one.",
+        )
+    if kata.slug not in run.katas:
+        raise UsageError(f"The saved run {run.name!r} has no {kata.slug} measurements.")
+    return run
 
 
 @ci_app.command("init")

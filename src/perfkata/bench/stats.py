@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -73,3 +74,34 @@ class MedianCI:
             "high": self.high,
             "confidence": self.confidence,
         }
+
+
+def mann_whitney_p(first: Sequence[float], second: Sequence[float]) -> float:
+    """Two-sided p-value of the Mann-Whitney U test (normal approximation, tie-corrected,
+    continuity-corrected): do the two samples come from the same distribution? Used, as
+    asv does, so a latency change counts only when it is beyond chance."""
+    n1, n2 = len(first), len(second)
+    if not n1 or not n2:
+        return 1.0
+    ranked = sorted([(v, 0) for v in first] + [(v, 1) for v in second])
+    ranks = [0.0] * len(ranked)
+    ties = 0.0
+    index = 0
+    while index < len(ranked):
+        end = index
+        while end + 1 < len(ranked) and ranked[end + 1][0] == ranked[index][0]:
+            end += 1
+        for k in range(index, end + 1):
+            ranks[k] = (index + end) / 2 + 1
+        size = end - index + 1
+        ties += size**3 - size
+        index = end + 1
+    rank_sum = sum(r for r, (_, group) in zip(ranks, ranked, strict=True) if group == 0)
+    u = rank_sum - n1 * (n1 + 1) / 2
+    mean = n1 * n2 / 2
+    n = n1 + n2
+    variance = n1 * n2 / 12 * ((n + 1) - ties / (n * (n - 1)))
+    if variance <= 0:
+        return 1.0
+    z = (abs(u - mean) - 0.5) / math.sqrt(variance)
+    return min(1.0, 2 * (1 - statistics.NormalDist().cdf(max(z, 0.0))))

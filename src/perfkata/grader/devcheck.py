@@ -9,7 +9,7 @@ from pathlib import Path
 
 from perfkata.bench.thresholds import Outcome
 from perfkata.grader.grade import GradeOptions, grade, solution_paths
-from perfkata.grader.results import GradeResult
+from perfkata.grader.results import NOT_DETERMINISTIC, GradeResult
 from perfkata.katas.base import Kata
 
 DEFAULT_SEED = 20261128
@@ -21,12 +21,6 @@ class DevCheckRow:
     check: str
     ok: bool
     detail: str
-
-
-NOT_DETERMINISTIC = (
-    "peak_bytes",  # allocation peaks wobble by a few KiB run to run
-    "throughput",  # a ratio of two wall-clock times
-)
 
 
 def deterministic_metrics(result: GradeResult) -> dict[str, object]:

@@ -12,7 +12,9 @@ from rich.console import Console
 from rich.table import Table
 from tabulate import tabulate
 
+from perfkata.bench.runs import SavedRun
 from perfkata.bench.thresholds import Outcome
+from perfkata.grader import compare
 from perfkata.grader.batch import KataOutcome
 from perfkata.grader.results import CheckResult, GradeResult
 
@@ -153,3 +155,56 @@ def plain_text(outcomes: list[KataOutcome]) -> str:
     console = Console(record=True, width=100, file=io.StringIO(), color_system=None)
     render_outcomes(outcomes, console, plain=True)
     return console.export_text()
+
+
+def render_comparison(result: GradeResult, console: Console, plain: bool) -> None:
+    console.print(
+        f"{result.kata.slug} — {result.solution} (seed {result.seed}, {result.backend})",
+        markup=False,
+        highlight=False,
+    )
+    size = max(result.measurements["learner"].counters)
+    headers = ("metric", "starter", "yours", "reference", "yours/starter", "yours/ref")
+    console.print(f"\nAt the largest dataset ({size:,}):", markup=False)
+    table(console, plain, headers, compare.comparison_rows(result))
+    scaling = compare.scaling_rows(result)
+    if scaling:
+        sizes = ", ".join(f"{s:,}" for s in sorted(result.measurements["learner"].counters))
+        console.print(f"\nHow each grows with the dataset ({sizes}; N = size):", markup=False)
+        table(console, plain, ("metric", "starter", "yours", "reference"), scaling)
+        metric = "statements" if "statements" in compare.numeric_metrics(result) else None
+        if metric:
+            console.print()
+            for line in compare.chart(result, metric):
+                console.print(line, markup=False, highlight=False)
+    render_diagnostics(result, console, plain)
+
+
+def render_findings(name: str, findings: list[compare.Finding], console: Console) -> None:
+    console.print(f"\nAgainst the saved run {name!r}:", markup=False)
+    if not findings:
+        console.print(
+            "  no change in any counter, and no latency change beyond chance", markup=False
+        )
+    for finding in findings:
+        mark = "REGRESSION" if finding.regression else "change"
+        console.print(f"  {mark}: {finding.message}", markup=False, highlight=False)
+
+
+def render_saved_runs(runs: list[SavedRun], console: Console, plain: bool) -> None:
+    if not runs:
+        console.print(
+            "No saved runs yet: `perfkata bench KATA --save NAME` keeps one.", markup=False
+        )
+        return
+    rows = [
+        [
+            run.name,
+            run.created,
+            ", ".join(run.katas),
+            str(run.environment.get("cpu", "")),
+            (run.environment.get("git_commit") or "")[:10],
+        ]
+        for run in runs
+    ]
+    table(console, plain, ("name", "created", "katas", "cpu", "commit"), rows)

@@ -11,6 +11,12 @@ from perfkata.grader.diagnostics import Diagnostic
 from perfkata.grader.timing import TimingResult
 from perfkata.katas.base import Check, Kata
 
+# Counters that wobble run to run: never compared for equality (dev check, bench --against).
+NOT_DETERMINISTIC = (
+    "peak_bytes",  # allocation peaks wobble by a few KiB run to run
+    "throughput",  # a ratio of two wall-clock times
+)
+
 
 @dataclass
 class Measurement:

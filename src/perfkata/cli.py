@@ -17,7 +17,7 @@ from perfkata import __version__, ciconfig, workspace
 from perfkata.bench.runs import RunStore, SavedRun, environment, now
 from perfkata.doctor import diagnose
 from perfkata.errors import ExitCode, LearnerCodeError, PerfkataError, UsageError
-from perfkata.grader import compare, devcheck, report
+from perfkata.grader import compare, devcheck, profiling, report
 from perfkata.grader.batch import KataOutcome, grade_many
 from perfkata.grader.batch import exit_code as batch_exit_code
 from perfkata.grader.database import resolve_db_url, resolve_redis_url
@@ -480,6 +480,33 @@ def load_baseline(store: RunStore, name: str, kata: Kata) -> SavedRun:
     if kata.slug not in run.katas:
         raise UsageError(f"The saved run {run.name!r} has no {kata.slug} measurements.")
     return run
+
+
+@app.command("profile")
+def profile_command(
+    kata: Annotated[str | None, typer.Argument(help="Default: the kata you started last.")] = None,
+    solution: Annotated[
+        str | None, typer.Option(help="starter, reference, or a file; default: yours.")
+    ] = None,
+    memory: Annotated[bool, typer.Option(help="Profile memory (memray), not time.")] = False,
+    seed: Annotated[int | None, typer.Option(help="Replay a dataset.")] = None,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT,
+    directory: DirOption = None,
+) -> None:
+    """Where the time (pyinstrument) or memory (memray) goes, at the largest dataset."""
+    ws = open_workspace(directory)
+    found = chosen_kata(ws, kata)
+    path = resolve_solution(found, ws, solution)
+    out_dir = ws.root / workspace.STATE_DIR / "profiles"
+    console = out()
+    console.print(
+        f"profiling {path.name} at {found.largest:,} ({'memory' if memory else 'time'})…",
+        markup=False,
+    )
+    summary = profiling.profile(
+        found, path, out_dir, memory, seed if seed is not None else 1, timeout
+    )
+    report.render_profile(summary, path, console, plain(console))
 
 
 @ci_app.command("init")

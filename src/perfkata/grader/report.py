@@ -7,6 +7,8 @@ import io
 import json
 import os
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -208,3 +210,40 @@ def render_saved_runs(runs: list[SavedRun], console: Console, plain: bool) -> No
         for run in runs
     ]
     table(console, plain, ("name", "created", "katas", "cpu", "commit"), rows)
+
+
+def render_profile(summary: dict[str, Any], solution: Path, console: Console, plain: bool) -> None:
+    """The tree (time) or the figures (memory), then the learner's hottest lines."""
+    source = solution.read_text(encoding="utf-8").splitlines()
+    if "text" in summary:
+        for line in summary["text"].splitlines():
+            mine = solution.name in line
+            console.print(line, markup=False, highlight=False, style="bold" if mine else None)
+        rows = [
+            [f"{solution.name}:{n}", f"{share:.0%}", code(source, n)]
+            for n, share in summary["hot_lines"]
+        ]
+        headers = ("your line", "share of the time", "code")
+    else:
+        console.print(
+            f"peak {summary['peak_bytes'] / 2**20:,.1f} MiB, "
+            f"{summary['allocations']:,} allocations",
+            markup=False,
+        )
+        rows = [
+            [f"{solution.name}:{n}", f"{size / 2**20:,.2f} MiB", code(source, n)]
+            for n, size in summary["hot_lines"]
+        ]
+        headers = ("your line", "held at the peak", "code")
+    console.print(
+        "\nYour hottest lines:" if rows else "\nNone of the time or memory is in your file.",
+        markup=False,
+    )
+    if rows:
+        table(console, plain, headers, rows)
+    console.print(f"\nHTML report: {summary['html']}", markup=False, highlight=False)
+
+
+def code(source: list[str], line: int) -> str:
+    text = source[line - 1].strip() if 0 < line <= len(source) else ""
+    return text if len(text) <= 60 else text[:57] + "…"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import traceback
 from dataclasses import dataclass, replace
@@ -11,9 +12,17 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markdown import Markdown
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from perfkata import __version__, ciconfig, workspace
+from perfkata.bench.export import document
 from perfkata.bench.runs import RunStore, SavedRun, environment, now
 from perfkata.doctor import diagnose
 from perfkata.errors import ExitCode, LearnerCodeError, PerfkataError, UsageError
@@ -343,6 +352,7 @@ class ProgressBar:
                 BarColumn(),
                 TextColumn("{task.completed}/{task.total}"),
                 TimeElapsedColumn(),
+                TimeRemainingColumn(),
                 console=console,
                 transient=True,
             )
@@ -415,6 +425,9 @@ def solution(
     console.print(diff or "Your file is identical to the reference.", markup=False)
 
 
+WHO_LABEL = {"learner": "yours"}
+
+
 @app.command()
 def bench(
     kata: Annotated[str | None, typer.Argument(help="Default: the kata you started last.")] = None,
@@ -429,6 +442,10 @@ def bench(
         bool, typer.Option(help="Exit 1 when --against finds a regression (for CI).")
     ] = False,
     list_runs: Annotated[bool, typer.Option("--list", help="List the saved runs.")] = False,
+    export: Annotated[
+        Path | None,
+        typer.Option(help="Also write the timings in pytest-benchmark's JSON format."),
+    ] = None,
     quick: Annotated[bool, typer.Option(help="6 timing rounds instead of 11.")] = False,
     seed: Annotated[int | None, typer.Option(help="Replay a dataset.")] = None,
     db_url: DbOption = None,
@@ -463,6 +480,11 @@ def bench(
     if save:
         run = SavedRun(save, now(), environment(ws.root), {found.slug: current})
         console.print(f"\nSaved as {save!r} in {store.save(run)}", markup=False)
+    if export is not None:
+        samples = result.timing.samples if result.timing else {}
+        entries = [(found.slug, WHO_LABEL.get(v, v), samples.get(v, [])) for v in compare.VARIANTS]
+        write_results(export, json.dumps(document(entries, environment(ws.root)), indent=2))
+        console.print(f"Timings written to {export} (pytest-benchmark format)", markup=False)
     if baseline is not None:
         findings = compare.regressions(found, baseline.katas[found.slug], current)
         report.render_findings(baseline.name, findings, console)

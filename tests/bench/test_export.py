@@ -1,0 +1,34 @@
+"""perfkata's timings in pytest-benchmark's JSON: its own `compare` command reads them."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from perfkata.bench.export import document, stats
+
+
+def test_statistics_match_their_definitions():
+    found = stats([1.0, 2.0, 3.0, 4.0, 100.0])
+    assert found["median"] == 3.0 and found["min"] == 1.0 and found["rounds"] == 5
+    assert found["iqr_outliers"] == 1 and found["hd15iqr"] == 4.0  # 100 is beyond 1.5 IQR
+    assert found["ops"] == 1 / found["mean"] and found["data"] == [1.0, 2.0, 3.0, 4.0, 100.0]
+
+
+def test_pytest_benchmark_compare_reads_an_export(tmp_path):
+    entries = [
+        ("n-plus-one-blog", "starter", [0.2, 0.21, 0.19]),
+        ("n-plus-one-blog", "yours", [0.02, 0.021]),
+    ]
+    for name in ("0001_a.json", "0002_b.json"):
+        (tmp_path / name).write_text(json.dumps(document(entries, {"cpu": "test", "cores": 2})))
+    tool = Path(sys.executable).parent / "pytest-benchmark"
+    done = subprocess.run(
+        [str(tool), "compare", str(tmp_path / "0001_a.json"), str(tmp_path / "0002_b.json")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "starter" in done.stdout and "yours" in done.stdout
+    assert "Failed to load" not in done.stdout + done.stderr

@@ -32,6 +32,7 @@ from perfkata.grader.batch import exit_code as batch_exit_code
 from perfkata.grader.database import resolve_db_url, resolve_redis_url
 from perfkata.grader.formats import RENDERERS
 from perfkata.grader.grade import GradeOptions, grade, solution_paths
+from perfkata.grader.html_report import render_html
 from perfkata.grader.process import DEFAULT_TIMEOUT
 from perfkata.grader.results import GradeResult
 from perfkata.grader.timing import TimingPlan
@@ -446,6 +447,9 @@ def bench(
         Path | None,
         typer.Option(help="Also write the timings in pytest-benchmark's JSON format."),
     ] = None,
+    html_file: Annotated[
+        Path | None, typer.Option("--html", help="Also write a self-contained HTML report.")
+    ] = None,
     quick: Annotated[bool, typer.Option(help="6 timing rounds instead of 11.")] = False,
     seed: Annotated[int | None, typer.Option(help="Replay a dataset.")] = None,
     db_url: DbOption = None,
@@ -480,6 +484,9 @@ def bench(
     if save:
         run = SavedRun(save, now(), environment(ws.root), {found.slug: current})
         console.print(f"\nSaved as {save!r} in {store.save(run)}", markup=False)
+    if html_file is not None:
+        write_results(html_file, render_html(result))
+        console.print(f"HTML report written to {html_file}", markup=False)
     if export is not None:
         samples = result.timing.samples if result.timing else {}
         entries = [(found.slug, WHO_LABEL.get(v, v), samples.get(v, [])) for v in compare.VARIANTS]

@@ -166,7 +166,7 @@ def render_comparison(result: GradeResult, console: Console, plain: bool) -> Non
         highlight=False,
     )
     size = max(result.measurements["learner"].counters)
-    headers = ("metric", "starter", "yours", "reference", "yours/starter", "yours/ref")
+    headers = ("metric", "starter", "yours", "reference", "vs starter", "vs ref")
     console.print(f"\nAt the largest dataset ({size:,}):", markup=False)
     table(console, plain, headers, compare.comparison_rows(result))
     scaling = compare.scaling_rows(result)

@@ -1,0 +1,107 @@
+"""Verdict stability and the noise floor, per kata: the starter and the reference graded
+N times each (seeds differ per run), on an idle machine and again while a busy-loop
+process keeps one core busy. Prints Markdown for benchmarks/README.md; exits non-zero
+when a verdict ever differs from the expected one (starter fail, reference pass; an
+"inconclusive" timing counts as a miss) or a grade's median exceeds 15 s.
+
+    python benchmarks/stability.py [--runs 20] [--kata SLUG ...] [--no-hog]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from perfkata.grader.grade import GradeOptions, grade, solution_paths
+from perfkata.katas.registry import get_kata, registry
+
+GOAL_GRADE_SECONDS = 15.0
+EXPECTED = {"starter": "fail", "reference": "pass"}
+
+
+@contextmanager
+def cpu_hog(active: bool) -> Iterator[None]:
+    """A busy loop on one core for as long as the block runs."""
+    if not active:
+        yield
+        return
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        yield
+    finally:
+        hog.kill()
+        hog.wait()
+
+
+def measure(slug: str, variant: str, runs: int) -> dict[str, list[float] | list[str]]:
+    kata = get_kata(slug)
+    path = solution_paths(kata, Path())[variant]
+    verdicts, seconds, noise_widths, speedups = [], [], [], []
+    for run in range(runs):
+        start = time.perf_counter()
+        result = grade(kata, path, GradeOptions(seed=5000 + run))
+        seconds.append(time.perf_counter() - start)
+        verdicts.append(result.verdict.value)
+        if result.timing and result.timing.noise and result.timing.speedup:
+            noise = result.timing.noise
+            noise_widths.append(max(noise.high - 1, 1 - noise.low))
+            speedups.append(result.timing.reference_speedup.median)  # type: ignore[union-attr]
+        print(
+            f"  {slug} {variant} {run + 1}/{runs}: {verdicts[-1]} {seconds[-1]:.1f} s",
+            file=sys.stderr,
+        )
+    return {"verdicts": verdicts, "seconds": seconds, "noise": noise_widths, "speedups": speedups}
+
+
+def row(slug: str, condition: str, found: dict[str, dict]) -> tuple[str, bool]:
+    ok = True
+    cells = [slug, condition]
+    for variant in ("starter", "reference"):
+        verdicts = found[variant]["verdicts"]
+        hits = verdicts.count(EXPECTED[variant])
+        others = sorted({v for v in verdicts if v != EXPECTED[variant]})
+        cells.append(
+            f"{hits}/{len(verdicts)} {EXPECTED[variant]}"
+            + (f" ({', '.join(others)})" if others else "")
+        )
+        median = statistics.median(found[variant]["seconds"])
+        ok &= hits == len(verdicts) and median <= GOAL_GRADE_SECONDS
+        cells.append(f"{median:.1f} s")
+    noise = found["reference"]["noise"]
+    cells.append(f"±{statistics.median(noise):.0%}" if noise else "—")
+    speedups = found["reference"]["speedups"]
+    cells.append(f"{statistics.median(speedups):.1f}×" if speedups else "—")
+    return "| " + " | ".join(cells) + " |", ok
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--kata", nargs="*", default=[k.slug for k in registry().all()])
+    parser.add_argument("--no-hog", action="store_true", help="idle machine only")
+    args = parser.parse_args()
+    print(
+        "| kata | machine | starter verdicts | starter grade (median) | reference verdicts "
+        "| reference grade (median) | noise floor (ref vs ref, 95 % half-width, median) "
+        "| reference speed-up over starter (median) |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    ok = True
+    for condition in ("idle", "one core busy")[: 1 if args.no_hog else 2]:
+        with cpu_hog(condition != "idle"):
+            for slug in args.kata:
+                found = {v: measure(slug, v, args.runs) for v in ("starter", "reference")}
+                line, good = row(slug, condition, found)
+                ok &= good
+                print(line, flush=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,6 +1,7 @@
-"""`perfkata bench --html`: a self-contained report that renders, charts included, in
+"""`perfkata bench --html` and `--export`: a self-contained report that renders, charts included, in
 headless Chromium (installed by .ci/run; skipped on a laptop without it)."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -43,8 +44,21 @@ def test_the_html_report_renders_with_its_charts_offline(tmp_path):
     browser = chromium()
     assert perfkata("start", "n-plus-one-blog", cwd=tmp_path).returncode == 0
     page = tmp_path / "report.html"
-    run = perfkata("bench", "--quick", "--solution", "reference", "--html", str(page), cwd=tmp_path)
+    exported = tmp_path / "timings.json"
+    run = perfkata(
+        "bench",
+        "--quick",
+        "--solution",
+        "reference",
+        "--html",
+        str(page),
+        "--export",
+        str(exported),
+        cwd=tmp_path,
+    )
     assert run.returncode == 0, run.stderr
+    names = [b["name"] for b in json.loads(exported.read_text())["benchmarks"]]
+    assert names == ["starter", "yours", "reference"]  # pytest-benchmark's layout
     text = page.read_text()
     assert "<script src" not in text and "<link" not in text  # nothing fetched at view time
 

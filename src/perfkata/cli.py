@@ -182,6 +182,26 @@ def chosen_kata(ws: workspace.Workspace, kata: str | None) -> Kata:
     return get_kata(slug)
 
 
+def options_from_flags(
+    db_url: str | None,
+    redis_url: str | None,
+    seed: int | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    timing: bool = True,
+    plan: TimingPlan | None = None,
+) -> GradeOptions:
+    """GradeOptions from the flags grade, watch, bench and dev check share; backend URLs
+    fall back to PERFKATA_DB_URL / PERFKATA_REDIS_URL."""
+    return GradeOptions(
+        seed=seed,
+        db_url=resolve_db_url(db_url),
+        redis_url=resolve_redis_url(redis_url),
+        timeout=timeout,
+        timing=timing,
+        plan=plan or TimingPlan(),
+    )
+
+
 @app.command("grade")
 def grade_command(
     kata: Annotated[str | None, typer.Argument(help="Default: the kata you started last.")] = None,
@@ -211,18 +231,11 @@ def grade_command(
     if all_katas and (kata or solution):
         raise UsageError("--all grades every started kata; drop the kata name and --solution.")
     ws = open_workspace(directory)
-    options = GradeOptions(
-        seed=seed,
-        db_url=resolve_db_url(db_url),
-        redis_url=resolve_redis_url(redis_url),
-        timeout=timeout,
-        timing=timing,
-    )
+    options = options_from_flags(db_url, redis_url, seed, timeout, timing)
     if all_katas or output or output_format not in ("text", "json"):
-        work = started_work(ws) if all_katas else [single_work(ws, kata, solution)]
+        work = started_work(ws) if all_katas else [kata_and_file(ws, kata, solution)]
         grade_batch(ws, work, options, output_format, output, record=solution is None)
-    found = chosen_kata(ws, kata)
-    path = resolve_solution(found, ws, solution)
+    found, path = kata_and_file(ws, kata, solution)
     with ProgressBar() as progress:
         result = grade(found, path, replace(options, progress=progress))
     console = out()
@@ -235,9 +248,10 @@ def grade_command(
     raise typer.Exit(int(result.exit_code))
 
 
-def single_work(
+def kata_and_file(
     ws: workspace.Workspace, kata: str | None, solution: str | None
 ) -> tuple[Kata, Path]:
+    """The kata named (or started last) and the file to grade for it."""
     found = chosen_kata(ws, kata)
     return found, resolve_solution(found, ws, solution)
 
@@ -304,14 +318,8 @@ def watch(
     if not console.is_terminal:
         raise UsageError("watch needs a terminal.", hint="In scripts use `perfkata grade`.")
     ws = open_workspace(directory)
-    found = chosen_kata(ws, kata)
-    path = resolve_solution(found, ws, None)
-    options = GradeOptions(
-        db_url=resolve_db_url(db_url),
-        redis_url=resolve_redis_url(redis_url),
-        timeout=timeout,
-        timing=timing,
-    )
+    found, path = kata_and_file(ws, kata, None)
+    options = options_from_flags(db_url, redis_url, timeout=timeout, timing=timing)
     try:
         watch_and_regrade([path], lambda: regrade_once(ws, found, path, options), poll=poll)
     except KeyboardInterrupt:
@@ -464,19 +472,13 @@ def bench(
     if list_runs:
         report.render_saved_runs(store.all(), console, plain(console))
         return
-    found = chosen_kata(ws, kata)
-    path = resolve_solution(found, ws, solution)
+    found, path = kata_and_file(ws, kata, solution)
     baseline = load_baseline(store, against, found) if against else None
     rounds = 6 if quick else 11
     if seed is None and baseline is not None:  # the same dataset, so counters compare
         seed = baseline.katas[found.slug].seed
-    options = GradeOptions(
-        seed=seed,
-        db_url=resolve_db_url(db_url),
-        redis_url=resolve_redis_url(redis_url),
-        timeout=timeout,
-        plan=TimingPlan(min_rounds=rounds, max_rounds=rounds),
-    )
+    plan = TimingPlan(min_rounds=rounds, max_rounds=rounds)
+    options = options_from_flags(db_url, redis_url, seed, timeout, plan=plan)
     with ProgressBar() as progress:
         result = grade(found, path, replace(options, progress=progress))
     report.render_comparison(result, console, plain(console))
@@ -524,8 +526,7 @@ def profile_command(
 ) -> None:
     """Where the time (pyinstrument) or memory (memray) goes, at the largest dataset."""
     ws = open_workspace(directory)
-    found = chosen_kata(ws, kata)
-    path = resolve_solution(found, ws, solution)
+    found, path = kata_and_file(ws, kata, solution)
     out_dir = ws.root / workspace.STATE_DIR / "profiles"
     console = out()
     console.print(
@@ -598,9 +599,7 @@ def dev_check(
 ) -> None:
     """Prove every starter fails, every reference passes, and counts are deterministic."""
     katas = [get_kata(slug) for slug in kata] if kata else registry().all()
-    options = GradeOptions(
-        seed=seed, db_url=resolve_db_url(db_url), redis_url=resolve_redis_url(redis_url)
-    )
+    options = options_from_flags(db_url, redis_url, seed)
     rows: list[devcheck.DevCheckRow] = []
     for found in katas:
         rows += devcheck.check_kata(found, options, lambda m: err().print(m, markup=False))

@@ -136,8 +136,7 @@ def lower_is_better(kata: Kata) -> dict[str, bool]:
         if isinstance(threshold, Flat):
             found[base] = True
         elif isinstance(threshold, Compare | RelativeToReference):
-            limit = getattr(threshold, "limit", 1)
-            zero = isinstance(limit, int | float) and limit == 0
+            zero = isinstance(threshold, Compare) and threshold.limit == 0  # "==0": none wanted
             found[base] = threshold.op.startswith("<") or (threshold.op == "==" and zero)
     return found
 

@@ -10,7 +10,7 @@ from perfkata.katas.base import RunEnv
 from perfkata.katas.report_worker import data
 from perfkata.katas.report_worker.jobs import callback_names
 from perfkata.katas.report_worker.store import Tally
-from perfkata.katas.report_worker.workload import Run, final_state
+from perfkata.katas.report_worker.workload import JOIN_TIMEOUT_S, Run, final_state
 
 MAX_PAYLOAD = 256
 MAX_RETRIES = 5
@@ -21,7 +21,10 @@ def audit(run: Run, env: RunEnv, dataset: data.ReportData, finished: bool) -> di
     statuses = final_state(env.engine)
     tally = run.tally
     if not finished:
-        env.note("lost", f"the jobs had not finished after {60} s; the queues still held work")
+        env.note(
+            "lost",
+            f"the jobs had not finished after {JOIN_TIMEOUT_S:g} s; the queues still held work",
+        )
     env.record("workers_killed", tally.count("killed"))  # RedisBroker runs: must be 1
     env.record("message_errors", message_errors(tally, env))
     env.record("lost", lost(statuses, tally, env))

@@ -13,7 +13,6 @@ class Tally(Protocol):
     def incr(self, name: str, by: int = 1) -> int: ...
     def put(self, name: str, value: bytes) -> None: ...
     def get(self, name: str) -> bytes | None: ...
-    def keys(self, prefix: str) -> list[str]: ...
     def count(self, name: str) -> int: ...
     def maximum(self, name: str, value: int) -> None: ...
     def peak(self, name: str) -> int: ...
@@ -38,10 +37,6 @@ class MemoryTally:
     def get(self, name: str) -> bytes | None:
         with self._lock:
             return self._values.get(name)
-
-    def keys(self, prefix: str) -> list[str]:
-        with self._lock:
-            return [k for k in [*self._counts, *self._values] if k.startswith(prefix)]
 
     def count(self, name: str) -> int:
         with self._lock:
@@ -76,14 +71,6 @@ class RedisTally:
         value = self.client.get(f"{self.prefix}:v:{name}")
         return bytes(value) if value is not None else None
 
-    def keys(self, prefix: str) -> list[str]:
-        counted = [k.decode() for k in self.client.hkeys(self._counts)]
-        stored = [
-            k.decode()[len(f"{self.prefix}:v:") :]
-            for k in self.client.scan_iter(f"{self.prefix}:v:{prefix}*")
-        ]
-        return [k for k in counted if k.startswith(prefix)] + stored
-
     def count(self, name: str) -> int:
         value = self.client.hget(self._counts, name)
         return int(value) if value is not None else 0
@@ -96,6 +83,11 @@ class RedisTally:
         return int(value) if value is not None else 0
 
     def clear(self) -> None:
-        keys = list(self.client.scan_iter(f"{self.prefix}:*"))
-        if keys:
-            self.client.delete(*keys)
+        delete_prefix(self.client, self.prefix)
+
+
+def delete_prefix(client: Any, prefix: str) -> None:
+    """Every key a run left under its prefix: its counts, stored files and broker queues."""
+    keys = list(client.scan_iter(f"{prefix}:*"))
+    if keys:
+        client.delete(*keys)

@@ -25,7 +25,7 @@ from perfkata.katas.base import Backends, RunEnv
 from perfkata.katas.report_worker.app import FaultPlan, NetworkError, Storage, current
 from perfkata.katas.report_worker.jobs import bind, new_broker
 from perfkata.katas.report_worker.models import Report
-from perfkata.katas.report_worker.store import MemoryTally, RedisTally, Tally
+from perfkata.katas.report_worker.store import MemoryTally, RedisTally, Tally, delete_prefix
 
 UPLOAD_LATENCY = 0.008  # seconds per upload: the network call the request should not wait for
 JOIN_TIMEOUT_S = 60.0
@@ -85,7 +85,7 @@ class Run:
     def close(self) -> None:
         if self.redis is not None:
             self.broker.flush_all()
-            RedisTally(self.broker.client, self.prefix).clear()  # the namespace's keys too
+            delete_prefix(self.broker.client, self.prefix)  # the namespace's keys too
         self.broker.close()
 
 

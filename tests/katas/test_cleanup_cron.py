@@ -7,7 +7,14 @@ import pytest
 
 from perfkata.grader.database import drop_schema, new_schema_name
 from perfkata.grader.grade import solution_paths
-from perfkata.grader.worker import WorkerState, op_load, rebuild, run_once, run_scenarios
+from perfkata.grader.worker import (
+    WorkerState,
+    op_load,
+    op_sample,
+    rebuild,
+    run_once,
+    run_scenarios,
+)
 from perfkata.katas.cleanup_cron import KATA, data
 from perfkata.katas.cleanup_cron.scenarios import fire_times, required_times, schedule_problem
 
@@ -99,6 +106,17 @@ def test_reference_deletes_right_rows_in_batches_of_1000(worker):
     output, counters = run_jobs(worker("reference"), 10000)
     assert KATA.verify(data.generate(10000, SEED), output) is None
     assert counters["max_rows_per_delete"] == 1000
+
+
+def test_timing_samples_run_on_a_fresh_dataset_of_the_timing_size(worker):
+    state = worker("reference")
+    rebuild(state, KATA.largest, SEED)
+    assert op_sample(state, {"op": "sample"}) > 0
+    assert state.dataset == (KATA.timed_size, SEED) and KATA.timed_size < KATA.largest
+    with state.engine.connect() as connection:  # type: ignore[union-attr]
+        left = connection.exec_driver_sql("SELECT count(*) FROM user_sessions").scalar()
+    # what the timed jobs leave of the timing-size dataset, not of the largest
+    assert left == len(data.survivors(data.generate(KATA.timed_size, SEED))["sessions"])
 
 
 def test_crash_keeps_committed_batches_and_a_rerun_finishes(worker):

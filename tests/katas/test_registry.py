@@ -37,3 +37,14 @@ def test_unknown_kata_lists_close_matches():
 def test_builtin_kata_is_registered_with_its_brief():
     assert "n-plus-one-blog" in registry().slugs()
     assert get_kata("n-plus-one-blog").brief.startswith("# n-plus-one-blog")
+
+
+def test_timing_size_beyond_the_largest_dataset_is_an_error():
+    with pytest.raises(KataDefinitionError, match="timing_size"):
+        define_kata(**blog_options(slug="too-big", timing_size=801))
+
+
+def test_memory_is_traced_only_at_the_sizes_the_rubric_judges():
+    assert get_kata("n-plus-one-blog").memory_sizes == (800,)  # "peak_bytes" at the largest
+    assert get_kata("cleanup-cron").memory_sizes == (2000, 10000)  # "peak_bytes:tail"
+    assert get_kata("cached-catalog").memory_sizes == ()  # no memory check

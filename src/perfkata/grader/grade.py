@@ -169,15 +169,14 @@ def measure_all(
     kata: Kata, workers: dict[str, WorkerProcess], seed: int, progress: Progress
 ) -> dict[str, Measurement]:
     progress("counting statements", 0, 1)
-    # Memory costs a traced run: only when the rubric judges it, and never for the starter.
-    memory = any(check.metric.startswith("peak_bytes") for check in kata.rubric)
+    # Memory costs a traced run: only at the sizes the rubric judges, never for the starter.
     replies = broadcast(
         workers,
         lambda v: {
             "op": "measure",
             "sizes": list(kata.sizes),
             "seed": seed,
-            "memory": memory and v != "starter",
+            "memory_sizes": list(kata.memory_sizes) if v != "starter" else [],
         },
     )
     progress("counting statements", 1, 1)

@@ -169,8 +169,8 @@ def measure_memory(state: WorkerState) -> int:
 
 
 def op_measure(state: WorkerState, req: dict[str, Any]) -> dict[str, Any]:
-    sizes, memory = req["sizes"], req.get("memory", True)
-    per_size = [measure_size(state, size, req["seed"], memory) for size in sizes]
+    traced = set(req.get("memory_sizes", ()))
+    per_size = [measure_size(state, size, req["seed"], size in traced) for size in req["sizes"]]
     counters, notes = run_scenarios(state)  # on the largest dataset
     per_size[-1]["counters"].update(counters)
     per_size[-1]["diagnostics"] += notes
@@ -182,6 +182,8 @@ def op_sample(state: WorkerState, req: dict[str, Any]) -> float:
     kata's services (a warm cache, say) live across samples, as they would in a server."""
     kata, _, _ = state.ready()
     if state.timing_env is None:  # first sample: open the services and warm them untimed
+        if state.dataset[0] != kata.timed_size:
+            rebuild(state, kata.timed_size, state.dataset[1])
         state.timing_env = state.timing_services.enter_context(state.services())
         run_once(state, state.timing_env, kata.timed)
     fresh_data(state)  # untimed

@@ -110,6 +110,9 @@ class Kata:
     # extra situations run once at the largest size; they record counters on the RunEnv
     scenarios: Mapping[str, Workload] = field(default_factory=dict)
     timing_repeats: int = 1  # workload calls per timing sample, to lift it above timer noise
+    # the dataset size timing samples run at (default: the largest); a smaller one keeps a
+    # slow starter's rounds short where the speed-up is already the same there
+    timing_size: int | None = None
     mutates_data: bool = False  # the workload changes the data: rebuild before every run
     # runs in the worker before the solution is imported (e.g. a broker for its actors)
     prepare: Callable[[], None] | None = None
@@ -122,6 +125,22 @@ class Kata:
     @property
     def largest(self) -> int:
         return self.sizes[-1]
+
+    @property
+    def timed_size(self) -> int:
+        return self.timing_size or self.largest
+
+    @property
+    def memory_sizes(self) -> tuple[int, ...]:
+        """The sizes whose peak memory the rubric judges: a traced run costs several
+        times an untraced one, so only these get one."""
+        wanted: set[int] = set()
+        for check in self.rubric:
+            if check.metric.startswith("peak_bytes"):
+                kind = check.metric.partition(":")[2]
+                wanted.update({"growth": self.sizes, "tail": self.sizes[-2:]}.get(kind, ()))
+                wanted.add(self.largest)
+        return tuple(sorted(wanted))
 
     @property
     def max_points(self) -> int:
@@ -152,6 +171,7 @@ _OPTIONAL = (
     "timed",
     "scenarios",
     "timing_repeats",
+    "timing_size",
     "mutates_data",
     "prepare",
     "extras",
@@ -169,6 +189,10 @@ def _validate(kata: Kata) -> None:
     if growth and len(kata.sizes) < 3:
         raise KataDefinitionError(
             f"kata {kata.slug!r}: check {growth[0]!r} fits growth, which needs three sizes."
+        )
+    if kata.timing_size is not None and not 0 < kata.timing_size <= kata.largest:
+        raise KataDefinitionError(
+            f"kata {kata.slug!r}: timing_size must be between 1 and its largest size."
         )
     if not kata.files or not kata.entry_points:
         raise KataDefinitionError(f"kata {kata.slug!r}: declare its files and entry points.")

@@ -43,10 +43,22 @@ class LearnerFiles:
 
     def innermost_in_stack(self, frame: FrameType | None = None) -> SourceLine | None:
         """The innermost frame of the current stack that lies in a learner file."""
+        found = self.innermost_frame(frame or sys._getframe(1))
+        if found is None:
+            return None
+        return SourceLine(found.f_code.co_filename, found.f_lineno, found.f_code.co_name)
+
+    def innermost_frame(self, frame: FrameType | None = None) -> FrameType | None:
+        """innermost_in_stack's frame itself: probes that run on every statement read its
+        code and line without building anything."""
+        known = self._cache  # read directly: a method call per frame doubled the cost
         frame = frame or sys._getframe(1)
         while frame is not None:
-            if frame.f_code.co_filename in self:
-                return SourceLine(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name)
+            hit = known.get(frame.f_code.co_filename)
+            if hit is None:
+                hit = frame.f_code.co_filename in self
+            if hit:
+                return frame
             frame = frame.f_back
         return None
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from dataclasses import dataclass
+from types import CodeType
 from typing import Any
 
 from sqlalchemy import event
@@ -92,10 +93,17 @@ def path_from(root: Mapper[Any], target: Mapper[Any]) -> list[RelationshipProper
 
 
 class LazyLoadProbe(Probe):
+    """Runs inside every ORM statement of an N+1 loop, so its hot path allocates nothing:
+    loads are counted per (relationship path, code object, line) in nested dicts, and the
+    named steps and source lines are built once per distinct site, when results are read."""
+
     name = "lazy_loads"
 
     def __init__(self) -> None:
-        self.sites: Counter[LazyLoadSite] = Counter()
+        # chain of relationships -> learner code object (None: no learner frame) -> line
+        self._counts: dict[tuple[Any, ...], dict[CodeType | None, Counter[int]]] = {}
+        # SQLAlchemy's path registries are interned (hashed by id): one entry per path
+        self._chains: dict[Any, tuple[RelationshipProperty[Any], ...]] = {}
         self._ctx: ProbeContext | None = None
         self._root: Mapper[Any] | None = None  # the entity of the first top-level query
 
@@ -107,17 +115,43 @@ class LazyLoadProbe(Probe):
         event.remove(Session, "do_orm_execute", self._on_execute)
 
     def _on_execute(self, state: ORMExecuteState) -> None:
-        if not state.is_relationship_load:
-            if self._root is None and state.is_select and state.bind_mapper is not None:
+        # lazy_loaded_from is the cheapest attribute here: read first, it settles most calls
+        if state.lazy_loaded_from is None:
+            if self._root is None and state.is_select and not state.is_relationship_load:
                 self._root = state.bind_mapper
+                self._chains.clear()  # chains found so far did not start at the root
             return
-        props = relationship_props(state)
-        if state.lazy_loaded_from is None or not props or self._ctx is None:
+        if self._ctx is None:
             return
-        if self._root is not None and props[0].parent is not self._root:
-            props = path_from(self._root, props[0].parent) + props
-        where = self._ctx.learner_files.innermost_in_stack()
-        self.sites[LazyLoadSite(as_steps(props), where)] += 1
+        chain = self._chain(state.loader_strategy_path)
+        if not chain:
+            return
+        frame = self._ctx.learner_files.innermost_frame()
+        code, line = (frame.f_code, frame.f_lineno) if frame is not None else (None, 0)
+        by_code = self._counts.get(chain) or self._counts.setdefault(chain, {})
+        lines = by_code.get(code) or by_code.setdefault(code, Counter())
+        lines[line] += 1
+
+    def _chain(self, path: Any) -> tuple[RelationshipProperty[Any], ...]:
+        """The relationships from the queried entity to this load, memoised per path."""
+        chain = self._chains.get(path)
+        if chain is None:
+            props = [p for p in (path.path if path is not None else ()) if is_relationship(p)]
+            if props and self._root is not None and props[0].parent is not self._root:
+                props = path_from(self._root, props[0].parent) + props
+            chain = self._chains[path] = tuple(props)
+        return chain
+
+    @property
+    def sites(self) -> Counter[LazyLoadSite]:
+        found: Counter[LazyLoadSite] = Counter()
+        for chain, by_code in self._counts.items():
+            steps = as_steps(list(chain))
+            for code, lines in by_code.items():
+                for line, count in lines.items():
+                    where = SourceLine(code.co_filename, line, code.co_name) if code else None
+                    found[LazyLoadSite(steps, where)] += count
+        return found
 
     def by_relationship(self) -> Counter[str]:
         totals: Counter[str] = Counter()
@@ -126,4 +160,14 @@ class LazyLoadProbe(Probe):
         return totals
 
     def results(self) -> dict[str, Any]:
-        return {"lazy_loads": sum(self.sites.values())}
+        return {
+            "lazy_loads": sum(
+                sum(lines.values())
+                for by_code in self._counts.values()
+                for lines in by_code.values()
+            )
+        }
+
+
+def is_relationship(prop: Any) -> bool:
+    return isinstance(prop, RelationshipProperty)

@@ -5,7 +5,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, joinedload, selectinload
 
@@ -77,6 +77,18 @@ def test_nested_path_is_rebuilt_when_the_parent_was_lazy_too(blog):
     probed(blog, lambda s: [[c.author.name for c in p.comments] for p in posts(s)], lazy)
     options = {site.relationship: site.suggested_option() for site in lazy.sites}
     assert options["Comment.author"] == "selectinload(Post.comments).joinedload(Comment.author)"
+
+
+def test_lazy_probe_lets_orm_updates_and_deletes_through(blog):
+    lazy, queries = LazyLoadProbe(), QueryProbe()
+
+    def write_then_read(session: Session) -> None:
+        session.execute(update(Post).where(Post.id == 1).values(title="edited"))
+        session.execute(delete(Comment).where(Comment.post_id == 2))
+        [len(p.comments) for p in posts(session)[:3]]
+
+    results = probed(blog, write_then_read, lazy, queries)
+    assert results["lazy_loads"] == 3 and results["statements"] == 6
 
 
 def test_query_probe_counts_every_statement_of_the_starter(blog):

@@ -115,9 +115,11 @@ class LazyLoadProbe(Probe):
         event.remove(Session, "do_orm_execute", self._on_execute)
 
     def _on_execute(self, state: ORMExecuteState) -> None:
+        if not state.is_select:  # an UPDATE/DELETE has no load options to read
+            return
         # lazy_loaded_from is the cheapest attribute here: read first, it settles most calls
         if state.lazy_loaded_from is None:
-            if self._root is None and state.is_select and not state.is_relationship_load:
+            if self._root is None and not state.is_relationship_load:
                 self._root = state.bind_mapper
                 self._chains.clear()  # chains found so far did not start at the root
             return

@@ -182,7 +182,10 @@ class PsycopgCounting:
         return CountingCursor
 
     def install(self, engine: Engine) -> None:
-        event.listen(engine, "connect", self._on_connect)
+        # The engine's pooled connections count while checked out (cheaper than disposing
+        # the pool, which made every probed run open new server connections).
+        event.listen(engine, "checkout", self._on_checkout)
+        event.listen(engine, "checkin", self._on_checkin)
         counting, original = self, self.original_connect
 
         def connect(*args: Any, **kwargs: Any) -> Any:
@@ -193,16 +196,20 @@ class PsycopgCounting:
         # psycopg.connect is Connection.connect, bound when psycopg was imported: patch both.
         setattr(self.psycopg.Connection, "connect", connect)  # noqa: B010
         setattr(self.psycopg, "connect", connect)  # noqa: B010
-        engine.dispose()  # pooled connections predate the counting cursors
 
-    def _on_connect(self, dbapi_connection: Any, record: Any) -> None:
+    def _on_checkout(self, dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        record.info.setdefault("perfkata_cursor", dbapi_connection.cursor_factory)
         dbapi_connection.cursor_factory = self.cursor_class
+
+    def _on_checkin(self, dbapi_connection: Any, record: Any) -> None:
+        if dbapi_connection is not None and "perfkata_cursor" in record.info:
+            dbapi_connection.cursor_factory = record.info.pop("perfkata_cursor")
 
     def remove(self, engine: Engine) -> None:
         setattr(self.psycopg.Connection, "connect", self.original_connect)  # noqa: B010
         setattr(self.psycopg, "connect", self.original_connect)  # noqa: B010
-        event.remove(engine, "connect", self._on_connect)
-        engine.dispose()
+        event.remove(engine, "checkout", self._on_checkout)
+        event.remove(engine, "checkin", self._on_checkin)
 
 
 def _text(query: Any) -> str:

@@ -93,7 +93,7 @@ def path_from(root: Mapper[Any], target: Mapper[Any]) -> list[RelationshipProper
 
 
 class LazyLoadProbe(Probe):
-    """Runs inside every ORM statement of an N+1 loop, so its hot path allocates nothing:
+    """Runs inside every ORM statement of an N+1 loop, so its hot path builds next to nothing:
     loads are counted per (relationship path, code object, line) in nested dicts, and the
     named steps and source lines are built once per distinct site, when results are read."""
 

@@ -9,22 +9,19 @@ from the stability runs — the timing of a single process here would be noisier
 from __future__ import annotations
 
 import sys
-import tempfile
-from pathlib import Path
 from typing import Any
 
-from perfkata.grader.grade import solution_paths
-from perfkata.grader.worker import WorkerState, measure_size, op_load
+from inprocess import loaded_worker
+
+from perfkata.grader.worker import measure_size
 from perfkata.katas.registry import get_kata, registry
 
 SEED = 4242
 
 
 def counted(slug: str, variant: str) -> dict[str, Any]:
-    kata = get_kata(slug)
-    state = WorkerState(scratch=Path(tempfile.mkdtemp(prefix="perfkata-headline-")))
-    op_load(state, {"kata": slug, "module": str(solution_paths(kata, Path())[variant])})
-    return dict(measure_size(state, kata.largest, SEED, memory=True)["counters"])
+    state = loaded_worker(slug, variant)
+    return dict(measure_size(state, get_kata(slug).largest, SEED, memory=True)["counters"])
 
 
 def ratio(starter: float, reference: float, fewer: str, more: str) -> str:

@@ -13,17 +13,16 @@ import argparse
 import gc
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
+
+from inprocess import loaded_worker
 
 from perfkata.bench.probes import Probe, ProbeContext, probe_run
 from perfkata.bench.probes.lazyloads import LazyLoadProbe
 from perfkata.bench.probes.queries import QueryProbe
 from perfkata.grader.database import drop_schema, new_schema_name
-from perfkata.grader.grade import solution_paths
-from perfkata.grader.worker import WorkerState, fresh_data, op_load, rebuild, run_once
+from perfkata.grader.worker import fresh_data, rebuild, run_once
 from perfkata.katas.registry import get_kata, registry
 
 GOAL_OVERHEAD = 1.10
@@ -54,9 +53,7 @@ def _paired_median(
     slug: str, variant: str, rounds: int, probes: str, db_url: str | None, schema: str | None
 ) -> float:
     kata = get_kata(slug)
-    path = solution_paths(kata, Path())[variant]
-    state = WorkerState(scratch=Path(tempfile.mkdtemp(prefix="perfkata-overhead-")))
-    op_load(state, {"kata": slug, "module": str(path), "db_url": db_url, "schema": schema})
+    state = loaded_worker(slug, variant, db_url, schema)
     rebuild(state, kata.largest, 1)
     assert state.engine is not None
     ctx = ProbeContext(state.engine, kata.models, state.files)

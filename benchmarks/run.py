@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ from pathlib import Path
 from grade_all import grade_all_table
 from headline import headline_table
 from overhead import overhead_table
-from stability import cpu_hog, measure, row
+from stability import stability_table
 
 from perfkata.katas.registry import registry
 
@@ -29,32 +28,12 @@ README = Path(__file__).with_name("README.md")
 BEGIN, END = "<!-- run.py: begin -->", "<!-- run.py: end -->"
 
 
-def stability_tables(slugs: list[str], runs: int) -> tuple[list[str], bool, dict[str, float]]:
-    lines = [
-        "| kata | machine | starter verdicts | starter grade (median) | reference verdicts "
-        "| reference grade (median) | noise floor (ref vs ref, 95 % half-width, median) "
-        "| reference speed-up over starter (median) |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    ok, speedups = True, {}
-    for condition in ("idle", "one core busy"):
-        with cpu_hog(condition != "idle"):
-            for slug in slugs:
-                found = {v: measure(slug, v, runs) for v in ("starter", "reference")}
-                line, good = row(slug, condition, found)
-                ok &= good
-                lines.append(line)
-                if condition == "idle" and found["reference"]["speedups"]:
-                    speedups[slug] = statistics.median(found["reference"]["speedups"])
-    return lines, ok, speedups
-
-
 def report(args: argparse.Namespace) -> tuple[str, list[str]]:
     slugs = [k.slug for k in registry().all()]
     missed: list[str] = []
     overhead, ok = overhead_table(slugs, args.overhead_rounds)
     missed += [] if ok else ["probe overhead above 1.10"]
-    stability, ok, speedups = stability_tables(slugs, args.runs)
+    stability, ok, speedups = stability_table(slugs, args.runs)
     missed += [] if ok else ["a verdict differed, or a grade's median took over 15 s"]
     all_katas, ok = grade_all_table(args.all_runs)
     missed += [] if ok else ["grade --all took over 60 s (median), or a verdict differed"]

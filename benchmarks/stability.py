@@ -80,26 +80,42 @@ def row(slug: str, condition: str, found: dict[str, dict]) -> tuple[str, bool]:
     return "| " + " | ".join(cells) + " |", ok
 
 
+HEADER = [
+    "| kata | machine | starter verdicts | starter grade (median) | reference verdicts "
+    "| reference grade (median) | noise floor (ref vs ref, 95 % half-width, median) "
+    "| reference speed-up over starter (median) |",
+    "|---|---|---|---|---|---|---|---|",
+]
+
+
+def stability_table(
+    slugs: list[str], runs: int, hog: bool = True
+) -> tuple[list[str], bool, dict[str, float]]:
+    """The table's lines, whether every goal held, and each kata's median reference
+    speed-up on the idle machine."""
+    lines, ok, speedups = list(HEADER), True, {}
+    for condition in ("idle", "one core busy")[: 2 if hog else 1]:
+        with cpu_hog(condition != "idle"):
+            for slug in slugs:
+                found = {v: measure(slug, v, runs) for v in ("starter", "reference")}
+                line, good = row(slug, condition, found)
+                ok &= good
+                lines.append(line)
+                print(line, file=sys.stderr, flush=True)
+                measured = found["reference"]["speedups"]
+                if condition == "idle" and measured:
+                    speedups[slug] = statistics.median(measured)
+    return lines, ok, speedups
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--kata", nargs="*", default=[k.slug for k in registry().all()])
     parser.add_argument("--no-hog", action="store_true", help="idle machine only")
     args = parser.parse_args()
-    print(
-        "| kata | machine | starter verdicts | starter grade (median) | reference verdicts "
-        "| reference grade (median) | noise floor (ref vs ref, 95 % half-width, median) "
-        "| reference speed-up over starter (median) |"
-    )
-    print("|---|---|---|---|---|---|---|---|")
-    ok = True
-    for condition in ("idle", "one core busy")[: 1 if args.no_hog else 2]:
-        with cpu_hog(condition != "idle"):
-            for slug in args.kata:
-                found = {v: measure(slug, v, args.runs) for v in ("starter", "reference")}
-                line, good = row(slug, condition, found)
-                ok &= good
-                print(line, flush=True)
+    lines, ok, _ = stability_table(args.kata, args.runs, hog=not args.no_hog)
+    print("\n".join(lines))
     return 0 if ok else 1
 
 

@@ -7,12 +7,10 @@ asserted. These run in-process on the embedded backends, at each kata's largest 
 what `perfkata bench` measures in worker processes, for pytest-benchmark's own tooling.
 """
 
-from pathlib import Path
-
 import pytest
+from inprocess import loaded_worker
 
-from perfkata.grader.grade import solution_paths
-from perfkata.grader.worker import WorkerState, fresh_data, op_load, rebuild, run_once
+from perfkata.grader.worker import fresh_data, rebuild, run_once
 from perfkata.katas.registry import registry
 
 SEED = 1
@@ -22,9 +20,7 @@ SEED = 1
 @pytest.mark.parametrize("slug", [kata.slug for kata in registry().all()])
 def test_kata_timing(benchmark, slug, variant):
     kata = registry().get(slug)
-    path = solution_paths(kata, Path())[variant]
-    state = WorkerState()
-    op_load(state, {"kata": slug, "module": str(path)})
+    state = loaded_worker(slug, variant)
     rebuild(state, kata.largest, SEED)
     benchmark.group = slug
     with state.services() as services:

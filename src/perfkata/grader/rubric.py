@@ -10,7 +10,7 @@ from perfkata.bench.stats import MedianCI
 from perfkata.bench.thresholds import Outcome, RelativeToReference
 from perfkata.grader.results import CheckResult, Measurement
 from perfkata.grader.timing import TimingResult
-from perfkata.katas.base import Check, Kata
+from perfkata.katas.base import Check, Kata, judged_sizes
 
 
 def metric_value(metric: str, m: Measurement, speedup: MedianCI | None) -> Any:
@@ -19,9 +19,8 @@ def metric_value(metric: str, m: Measurement, speedup: MedianCI | None) -> Any:
     if metric == "speedup":
         return speedup
     if metric.endswith((":growth", ":tail")):
-        # ":tail" fits the two largest sizes only: past a batch size, growth is the leak
-        name, kind = metric.rsplit(":", 1)
-        sizes = sorted(m.counters)[-2:] if kind == "tail" else sorted(m.counters)
+        name = metric.rsplit(":", 1)[0]
+        sizes = judged_sizes(metric, list(m.counters))
         return fit(sizes, [m.counters[s][name] for s in sizes])
     return m.at_largest()[metric]
 

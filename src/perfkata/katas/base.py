@@ -8,7 +8,7 @@ immediately, not a mystery at grading time.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -134,17 +134,25 @@ class Kata:
     def memory_sizes(self) -> tuple[int, ...]:
         """The sizes whose peak memory the rubric judges: a traced run costs several
         times an untraced one, so only these get one."""
-        wanted: set[int] = set()
-        for check in self.rubric:
-            if check.metric.startswith("peak_bytes"):
-                kind = check.metric.partition(":")[2]
-                wanted.update({"growth": self.sizes, "tail": self.sizes[-2:]}.get(kind, ()))
-                wanted.add(self.largest)
+        wanted = {
+            size
+            for check in self.rubric
+            if check.metric.startswith("peak_bytes")
+            for size in judged_sizes(check.metric, self.sizes)
+        }
         return tuple(sorted(wanted))
 
     @property
     def max_points(self) -> int:
         return sum(check.points for check in self.rubric)
+
+
+def judged_sizes(metric: str, sizes: Sequence[int]) -> tuple[int, ...]:
+    """The sizes a check's metric is read at: ":growth" fits all of them, ":tail" the two
+    largest (past a batch size, growth is the leak), anything else the largest."""
+    ordered = tuple(sorted(sizes))
+    kind = metric.partition(":")[2]
+    return {"growth": ordered, "tail": ordered[-2:]}.get(kind, ordered[-1:])
 
 
 _OPTION_NAMES = tuple(f.name for f in fields(Kata))

@@ -8,7 +8,7 @@ Many-to-one loads answered from the identity map emit no SQL and are rightly not
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass
 from types import CodeType
 from typing import Any
@@ -55,8 +55,8 @@ class LazyLoadSite:
         return option
 
 
-def relationship_props(state: ORMExecuteState) -> list[RelationshipProperty[Any]]:
-    path = state.loader_strategy_path
+def relationship_props(path: Any) -> list[RelationshipProperty[Any]]:
+    """The relationships along a loader strategy path (a PathRegistry, or None)."""
     return [
         p for p in (path.path if path is not None else ()) if isinstance(p, RelationshipProperty)
     ]
@@ -69,7 +69,7 @@ def as_steps(props: list[RelationshipProperty[Any]]) -> tuple[RelationshipStep, 
 
 
 def relationship_path(state: ORMExecuteState) -> tuple[RelationshipStep, ...]:
-    return as_steps(relationship_props(state))
+    return as_steps(relationship_props(state.loader_strategy_path))
 
 
 def path_from(root: Mapper[Any], target: Mapper[Any]) -> list[RelationshipProperty[Any]]:
@@ -101,7 +101,8 @@ class LazyLoadProbe(Probe):
 
     def __init__(self) -> None:
         # chain of relationships -> learner code object (None: no learner frame) -> line
-        self._counts: dict[tuple[Any, ...], dict[CodeType | None, Counter[int]]] = {}
+        self._counts: defaultdict[tuple[Any, ...], defaultdict[CodeType | None, Counter[int]]]
+        self._counts = defaultdict(lambda: defaultdict(Counter))
         # SQLAlchemy's path registries are interned (hashed by id): one entry per path
         self._chains: dict[Any, tuple[RelationshipProperty[Any], ...]] = {}
         self._ctx: ProbeContext | None = None
@@ -130,15 +131,13 @@ class LazyLoadProbe(Probe):
             return
         frame = self._ctx.learner_files.innermost_frame()
         code, line = (frame.f_code, frame.f_lineno) if frame is not None else (None, 0)
-        by_code = self._counts.get(chain) or self._counts.setdefault(chain, {})
-        lines = by_code.get(code) or by_code.setdefault(code, Counter())
-        lines[line] += 1
+        self._counts[chain][code][line] += 1
 
     def _chain(self, path: Any) -> tuple[RelationshipProperty[Any], ...]:
         """The relationships from the queried entity to this load, memoised per path."""
         chain = self._chains.get(path)
         if chain is None:
-            props = [p for p in (path.path if path is not None else ()) if is_relationship(p)]
+            props = relationship_props(path)
             if props and self._root is not None and props[0].parent is not self._root:
                 props = path_from(self._root, props[0].parent) + props
             chain = self._chains[path] = tuple(props)
@@ -169,7 +168,3 @@ class LazyLoadProbe(Probe):
                 for lines in by_code.values()
             )
         }
-
-
-def is_relationship(prop: Any) -> bool:
-    return isinstance(prop, RelationshipProperty)

@@ -1,7 +1,9 @@
 """Turn what the probes saw into diagnostics: one sentence each, at the learner's line.
 
 Each diagnostic names the metric it explains, so a report can show it under the check
-that failed, and carries file/line for editors and CI annotations.
+that failed, and carries file/line for editors and CI annotations. Diagnostics on the
+metric NOTE explain no check: they are notes shown on any grade (a correct loader that
+costs more round trips than another is a note, never a failed check).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from typing import Any
 from perfkata.bench.probes.eager import UnusedEagerProbe
 from perfkata.bench.probes.lazyloads import LazyLoadProbe
 from perfkata.bench.probes.queries import QueryProbe
+
+NOTE = "note"  # the metric of a diagnostic that is advice, not the reason a check failed
 
 
 @dataclass(frozen=True)
@@ -50,19 +54,64 @@ def eager_diagnostics(probe: UnusedEagerProbe) -> list[Diagnostic]:
     ]
 
 
-def query_diagnostics(probe: QueryProbe, size: int, lazy_lines: set[int]) -> list[Diagnostic]:
-    found = []
+def loader_notes(probe: UnusedEagerProbe) -> list[Diagnostic]:
+    return [Diagnostic(NOTE, note.message()) for note in probe.cheaper_loaders()]
+
+
+def bypass_diagnostics(probe: QueryProbe, at_least: int) -> list[Diagnostic]:
+    """Statements sent to the driver around SQLAlchemy: counted all the same, and where
+    one learner line sent many of them (one per post), that line is named."""
     bypassed = probe.results()["bypassed_statements"]
-    if bypassed:
+    if not bypassed:
+        return []
+    found = [
+        Diagnostic(
+            "statements",
+            f"{bypassed} statements went to the database driver directly, around SQLAlchemy; "
+            "they are counted all the same",
+            count=bypassed,
+        )
+    ]
+    for where, count in probe.bypass_sites.most_common():
+        if where is None or count < at_least:
+            continue
+        first_line = " ".join(probe.bypass_text[where].split())[:60]
         found.append(
             Diagnostic(
                 "statements",
-                f"{bypassed} statements went to the database driver directly, around SQLAlchemy; "
-                "they are counted all the same",
-                count=bypassed,
+                f"the driver ran {count} statements at {where.short()} ({first_line}…) — "
+                "a query inside a loop; fetch the rows in one query",
+                where.file,
+                where.line,
+                count,
             )
         )
-    for text, count, where in probe.repeated(at_least=max(10, size // 10)):
+    return found
+
+
+def python_time_diagnostic(
+    probe: QueryProbe, lazy: LazyLoadProbe, at_least: int
+) -> list[Diagnostic]:
+    """Explains a missed speed-up when the queries are not the reason: no lazy load, no
+    statement repeated per row, none around SQLAlchemy. The time is then in the code
+    between the queries, and the profiler names the line."""
+    looped = probe.repeated(at_least) or probe.results()["bypassed_statements"]
+    if lazy.results()["lazy_loads"] or looped:
+        return []
+    return [
+        Diagnostic(
+            "speedup",
+            f"the queries are not what is slow ({probe.statements} statements, none repeated "
+            "per row, no lazy loads): the time goes in the code around them — "
+            "`perfkata profile` names your hottest line",
+        )
+    ]
+
+
+def query_diagnostics(probe: QueryProbe, size: int, lazy_lines: set[int]) -> list[Diagnostic]:
+    at_least = max(10, size // 10)
+    found = bypass_diagnostics(probe, at_least)
+    for text, count, where in probe.repeated(at_least):
         if where is None or where.line in lazy_lines:
             continue  # lazy loads already have a sharper diagnostic
         first_line = " ".join(text.split())[:60]
@@ -84,5 +133,11 @@ def collect_diagnostics(
 ) -> list[dict[str, Any]]:
     lazy_found = lazy_load_diagnostics(lazy)
     lazy_lines = {d.line for d in lazy_found if d.line is not None}
-    every = lazy_found + eager_diagnostics(eager) + query_diagnostics(queries, size, lazy_lines)
+    every = (
+        lazy_found
+        + eager_diagnostics(eager)
+        + query_diagnostics(queries, size, lazy_lines)
+        + python_time_diagnostic(queries, lazy, max(10, size // 10))
+        + loader_notes(eager)
+    )
     return [d.as_dict() for d in every]

@@ -18,6 +18,7 @@ from perfkata.bench.runs import SavedRun
 from perfkata.bench.thresholds import Outcome
 from perfkata.grader import compare
 from perfkata.grader.batch import KataOutcome
+from perfkata.grader.diagnostics import NOTE
 from perfkata.grader.results import CheckResult, GradeResult
 
 MARK = {
@@ -77,7 +78,7 @@ def render_grade(result: GradeResult, console: Console, plain: bool) -> None:
     rows = [check_row(c) for c in result.checks]
     table(console, plain, HEADERS, rows, [STYLE.get(c.outcome, "") for c in result.checks])
     render_diagnostics(result, console, plain)
-    for note in result.notes:
+    for note in [*advice_notes(result), *result.notes]:
         console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=plain)
     verdict = {
         Outcome.PASS: "PASSED",
@@ -111,10 +112,18 @@ def render_diagnostics(result: GradeResult, console: Console, plain: bool) -> No
             console.print(line, markup=False, highlight=False, soft_wrap=plain)
 
 
+def advice_notes(result: GradeResult) -> list[str]:
+    """What the probes noted about a correct solution (a loader that costs more round
+    trips than another would): shown on any grade whose output is right, never a failure."""
+    if result.gate_failed:
+        return []
+    return [d.message for d in result.measurements["learner"].diagnostics if d.metric == NOTE]
+
+
 def render_json(result: GradeResult, console: Console) -> None:
-    console.print(
-        json.dumps(result.as_dict(), indent=2), markup=False, highlight=False, soft_wrap=True
-    )
+    data = result.as_dict()
+    data["notes"] = [*advice_notes(result), *data["notes"]]
+    console.print(json.dumps(data, indent=2), markup=False, highlight=False, soft_wrap=True)
 
 
 def render_outcome_line(outcome: KataOutcome, console: Console) -> None:

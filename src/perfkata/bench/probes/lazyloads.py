@@ -4,6 +4,13 @@
 `lazy_loaded_from` set, and `loader_strategy_path` holds the chain of relationships that
 led to it (Post.comments -> Comment.author), which gives the chained option to suggest.
 Many-to-one loads answered from the identity map emit no SQL and are rightly not counted.
+
+Bullet's single-record rule: an object that cannot be part of an N+1 is never counted —
+one loaded alone (`Session.get`, `.one()`, `.first()` after `limit(1)`, a result of one
+row, a refresh after `commit()` expired it) or one the learner created and never loaded.
+It stays so when a later multi-row query returns it again (the identity map hands back the
+same object without loading it). Objects loaded by a lazy load itself are not exempt: a
+post's single comment is still one link of the chain `post.comments -> comment.author`.
 """
 
 from __future__ import annotations
@@ -107,13 +114,40 @@ class LazyLoadProbe(Probe):
         self._chains: dict[Any, tuple[RelationshipProperty[Any], ...]] = {}
         self._ctx: ProbeContext | None = None
         self._root: Mapper[Any] | None = None  # the entity of the first top-level query
+        # (load run, class) -> objects that run loaded; runs that were lazy loads themselves
+        self._loaded_in_run: Counter[tuple[int, type]] = Counter()
+        self._lazy_runs: set[int] = set()
+        self.alone = 0  # relationship reads on objects that cannot cause an N+1
 
     def before(self, ctx: ProbeContext) -> None:
         self._ctx = ctx
         event.listen(Session, "do_orm_execute", self._on_execute)
+        event.listen(ctx.model_base, "load", self._on_load, propagate=True)
+        event.listen(ctx.model_base, "refresh", self._on_refresh, propagate=True)
 
     def after(self, ctx: ProbeContext) -> None:
         event.remove(Session, "do_orm_execute", self._on_execute)
+        event.remove(ctx.model_base, "load", self._on_load)
+        event.remove(ctx.model_base, "refresh", self._on_refresh)
+
+    def _on_load(self, target: Any, context: Any) -> None:
+        runid = context.runid
+        self._loaded_in_run[(runid, type(target))] += 1
+        if context.load_options._lazy_loaded_from is not None:
+            self._lazy_runs.add(runid)
+
+    def _on_refresh(self, target: Any, context: Any, attrs: Any) -> None:
+        self._on_load(target, context)
+
+    def loaded_alone(self, parent: Any) -> bool:
+        """Bullet's "impossible object": never loaded by a query (created by the learner),
+        or the only object of its class in the (non-lazy) query that last loaded it."""
+        runid = parent.runid
+        if runid is None:
+            return True
+        if runid in self._lazy_runs:
+            return False
+        return self._loaded_in_run.get((runid, parent.class_), 0) == 1
 
     def _on_execute(self, state: ORMExecuteState) -> None:
         if not state.is_select:  # an UPDATE/DELETE has no load options to read
@@ -125,6 +159,9 @@ class LazyLoadProbe(Probe):
                 self._chains.clear()  # chains found so far did not start at the root
             return
         if self._ctx is None:
+            return
+        if self.loaded_alone(state.lazy_loaded_from):
+            self.alone += 1
             return
         chain = self._chain(state.loader_strategy_path)
         if not chain:

@@ -4,7 +4,11 @@ SQLAlchemy's `before_cursor_execute` sees everything that goes through the engin
 learner who grabs the raw DBAPI connection, or opens their own connection, would hide
 statements from it, so every connection is also counted at the driver — on SQLite by a
 trace callback, on PostgreSQL by a counting psycopg cursor class — and the larger of the
-two counts is the one that is graded.
+two counts is the one that is graded. A driver connection that cannot be traced (aiosqlite
+under create_async_engine has no set_trace_callback) is counted at SQLAlchemy only.
+
+A driver statement that SQLAlchemy did not announce just before is the learner's own:
+it is attributed to their file and line, so "800 statements at blog.py:14" can be said.
 """
 
 from __future__ import annotations
@@ -41,11 +45,14 @@ class QueryProbe(Probe):
 
     def __init__(self) -> None:
         self.statements = 0
-        # every statement the driver saw, appended by a C-level list.append (no Python
-        # call per statement) and filtered once, when the count is read
-        self._driver_log: list[str] = []
+        self.driver_statements = 0  # round trips the driver saw (BEGIN, PRAGMA … aside)
         self.by_text: Counter[str] = Counter()
         self.first_seen_at: dict[str, SourceLine | None] = {}
+        # driver statements SQLAlchemy announced and the driver has not reported yet
+        self._announced = 0
+        # statements that went around SQLAlchemy, by learner line (None: no learner frame)
+        self.bypass_sites: Counter[SourceLine | None] = Counter()
+        self.bypass_text: dict[SourceLine | None, str] = {}
         self._ctx: ProbeContext | None = None
         self._original_connect: Callable[..., sqlite3.Connection] | None = None
         self._psycopg: PsycopgCounting | None = None
@@ -56,7 +63,7 @@ class QueryProbe(Probe):
         if ctx.engine.dialect.name == "sqlite":
             self._trace_sqlite(ctx)
         elif ctx.engine.dialect.driver == "psycopg":
-            self._psycopg = PsycopgCounting(self._driver_log.append)
+            self._psycopg = PsycopgCounting(self._on_driver)
             self._psycopg.install(ctx.engine)
 
     def after(self, ctx: ProbeContext) -> None:
@@ -76,7 +83,7 @@ class QueryProbe(Probe):
 
         def traced_connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
             conn: sqlite3.Connection = original(*args, **kwargs)
-            conn.set_trace_callback(self._driver_log.append)
+            _trace(conn, self._on_driver)
             return conn
 
         # SQLAlchemy calls sqlite3.dbapi2.connect, learners usually sqlite3.connect.
@@ -87,7 +94,20 @@ class QueryProbe(Probe):
         event.listen(ctx.engine, "checkin", _untrace_pooled)
 
     def _trace_pooled(self, dbapi_connection: Any, record: Any, proxy: Any) -> None:
-        dbapi_connection.set_trace_callback(self._driver_log.append)
+        _trace(dbapi_connection, self._on_driver)
+
+    def _on_driver(self, statement: str) -> None:
+        """Every statement the driver ran. Most were announced by SQLAlchemy a moment
+        before (settled by a counter); any other is found in the learner's stack."""
+        if _not_a_round_trip(statement):  # the driver's own BEGIN, a PRAGMA, a trigger
+            return
+        self.driver_statements += 1
+        if self._announced > 0:
+            self._announced -= 1
+        elif self._ctx is not None:
+            where = self._ctx.learner_files.innermost_in_stack()
+            self.bypass_sites[where] += 1
+            self.bypass_text.setdefault(where, statement)
 
     def _on_execute(
         self, conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
@@ -98,19 +118,10 @@ class QueryProbe(Probe):
         # to the engine (and, on most drivers, to the server), however it is batched.
         count = len(params) if many and isinstance(params, list | tuple) else 1
         self.statements += count
+        self._announced = count
         self.by_text[statement] += count
         if statement not in self.first_seen_at and self._ctx is not None:
             self.first_seen_at[statement] = self._ctx.learner_files.innermost_in_stack()
-
-    @property
-    def driver_statements(self) -> int:
-        # SQLite reports trigger bodies as "-- TRIGGER name"; they are not round trips, and
-        # nor are the PRAGMAs a connection is set up with.
-        return sum(
-            1
-            for statement in self._driver_log
-            if not _NOT_A_ROUND_TRIP.match(statement) and not is_transaction_control(statement)
-        )
 
     def repeated(self, at_least: int) -> list[tuple[str, int, SourceLine | None]]:
         """Statements run `at_least` times or more: hand-written loops of queries."""
@@ -121,7 +132,7 @@ class QueryProbe(Probe):
         ]
 
     def results(self) -> dict[str, Any]:
-        driver = self.driver_statements  # filters the whole driver log: read once
+        driver = self.driver_statements
         bypassed = max(0, driver - self.statements)
         return {
             "statements": self.statements + bypassed,
@@ -131,9 +142,23 @@ class QueryProbe(Probe):
         }
 
 
+def _not_a_round_trip(statement: str) -> bool:
+    # SQLite reports trigger bodies as "-- TRIGGER name"; they are not round trips, and
+    # nor are the PRAGMAs a connection is set up with, nor transaction control.
+    return _NOT_A_ROUND_TRIP.match(statement) is not None or is_transaction_control(statement)
+
+
+def _trace(dbapi_connection: Any, callback: Callable[[str], None] | None) -> None:
+    """Trace a sqlite3 connection; a driver without the hook (aiosqlite's adapted
+    connection) is left alone: its statements are still counted at SQLAlchemy."""
+    set_trace = getattr(dbapi_connection, "set_trace_callback", None)
+    if set_trace is not None:
+        set_trace(callback)
+
+
 def _untrace_pooled(dbapi_connection: Any, record: Any) -> None:
     if dbapi_connection is not None:  # None when the connection was invalidated
-        dbapi_connection.set_trace_callback(None)
+        _trace(dbapi_connection, None)
 
 
 class StatementCounter:

@@ -38,6 +38,14 @@ class CheckFailed(Exception):
     """A rubric check that failed; its text is the grade's diagnostics and advice."""
 
 
+class CheckInconclusive(CheckFailed):
+    """A timing check the machine was too noisy to decide: not a pass, not a skip (the CLI
+    exits 3) — reported as its own outcome, INCONCLUSIVE, and the run does not pass."""
+
+
+INCONCLUSIVE = ("perfkata", "inconclusive")  # marks the report (user_properties travel with it)
+
+
 class KataGrades:
     """The grade of each kata, made on first use and kept for the session."""
 
@@ -65,7 +73,11 @@ class CheckItem(pytest.Item):
         if check.outcome is Outcome.NOT_RUN:
             pytest.skip("not run (timing skipped, or the output is wrong)")
         if check.outcome is Outcome.INCONCLUSIVE:
-            pytest.skip("inconclusive: the machine was too noisy to decide; grade again")
+            self.user_properties.append(INCONCLUSIVE)
+            raise CheckInconclusive(
+                f"inconclusive: {check.check.title} {check.yours} against {check.threshold} — "
+                "the machine was too noisy to decide; grade again on a quieter machine"
+            )
         if check.check.gate is False and outcome.result.gate_failed:
             raise CheckFailed("the output is wrong, so every check scores 0 (see 'correct')")
         if not check.passed:
@@ -81,6 +93,24 @@ class CheckItem(pytest.Item):
 
 
 GRADES = pytest.StashKey[KataGrades]()
+
+
+def pytest_report_teststatus(
+    report: pytest.TestReport, config: pytest.Config
+) -> tuple[str, str, str] | None:
+    """An inconclusive check counts as a failure for the exit code, shown apart."""
+    if report.when == "call" and report.failed and INCONCLUSIVE in report.user_properties:
+        return "inconclusive", "I", "INCONCLUSIVE"
+    return None
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Why each inconclusive check was undecided (the failures section lists only 'failed')."""
+    reports = terminalreporter.stats.get("inconclusive", [])
+    if reports:
+        terminalreporter.write_sep("=", "perfkata: inconclusive checks", yellow=True)
+        for report in reports:
+            terminalreporter.write_line(f"INCONCLUSIVE {report.nodeid}: {report.longreprtext}")
 
 
 class KataCollector(pytest.Collector):

@@ -3,6 +3,7 @@ statistical significance for latency, exact equality for counters."""
 
 import json
 import random
+import statistics
 
 from perfkata.bench.runs import KataRun, RunStore, SavedRun, environment
 from perfkata.bench.stats import mann_whitney_p
@@ -43,6 +44,19 @@ def test_three_times_slower_is_a_regression_and_faster_is_not():
 
 def test_a_small_but_significant_change_is_not_a_regression():
     assert not any(f.regression for f in regressions(KATA, run([1.0] * 11), run([1.2] * 11)))
+
+
+def test_a_large_change_beyond_chance_is_needed_not_a_large_one_alone():
+    # Given six rounds each: the new medians are 2x the old, but the samples overlap so
+    # much that the change could be chance (Mann-Whitney p well above 0.05)
+    old, new = [1.0, 1.0, 2.0, 2.0, 9.0, 9.0], [1.0, 1.0, 4.0, 4.0, 9.0, 9.0]
+    assert statistics.median(new) == 2 * statistics.median(old)
+    assert mann_whitney_p(old, new) > 0.5
+    # Then it is no regression, and no "faster" either
+    assert not any("latency" in f.message for f in regressions(KATA, run(old), run(new)))
+    # While the same factor, beyond chance, is one (the p-value in the message)
+    found = regressions(KATA, run([1.0] * 6), run([2.0] * 6))
+    assert [f.regression for f in found] == [True] and "p = 0.00" in found[0].message
 
 
 def test_counters_compare_exactly_in_the_rubrics_direction():

@@ -1,13 +1,25 @@
 """The perfkata command as a learner runs it: a real process, plain output at 100 columns."""
 
 import json
+import re
+import subprocess
 from pathlib import Path
 
 import pytest
-from clirun import perfkata, perfkata_env
+from clirun import FEW_ROUNDS, INTERNAL_CRASH, perfkata, perfkata_env, perfkata_injected
+
+from perfkata.katas.registry import get_kata
 
 LEARNERS = Path(__file__).parents[1] / "learners" / "n_plus_one_blog"
 KATA = "n-plus-one-blog"
+
+
+def status_of(listing: str, slug: str) -> str:
+    """The status column of a kata's row in `perfkata list` (plain table, 100 columns)."""
+    row = next(line for line in listing.splitlines() if line.startswith(slug + " "))
+    found = re.search(r"\b(not started|started|failing|passed)\b", row)
+    assert found, row
+    return found[1]
 
 
 @pytest.fixture
@@ -24,15 +36,23 @@ def learner_file(root: Path) -> Path:
 def test_list_shows_the_kata_as_not_started(tmp_path):
     run = perfkata("list", cwd=tmp_path)
     assert run.returncode == 0
-    assert KATA in run.stdout and "not started" in run.stdout
+    assert status_of(run.stdout, KATA) == "not started"
 
 
-def test_start_copies_the_starter_and_prints_the_brief(started):
-    assert "# TODO" in learner_file(started).read_text()
-    state = json.loads((started / "perfkata-work/.perfkata/state.json").read_text())
+def test_start_copies_the_starter_and_prints_the_brief(tmp_path):
+    # When a kata is started
+    run = perfkata("start", KATA, cwd=tmp_path)
+    # Then the brief is printed (as plain Markdown without a colour terminal) …
+    assert run.returncode == 0, run.stderr
+    brief = [line for line in get_kata(KATA).brief.splitlines() if line.strip()]
+    assert brief[0] in run.stdout and brief[-1] in run.stdout
+    # … the starter is in place, and the kata alone is listed as started
+    assert "# TODO" in learner_file(tmp_path).read_text()
+    state = json.loads((tmp_path / "perfkata-work/.perfkata/state.json").read_text())
     assert state["version"] == 1 and state["current"] == KATA
-    listing = perfkata("list", cwd=started).stdout
-    assert "started" in listing
+    listing = perfkata("list", cwd=tmp_path).stdout
+    assert status_of(listing, KATA) == "started"
+    assert status_of(listing, "cached-catalog") == "not started"
 
 
 def test_start_again_refuses_and_keeps_the_learners_file(started):
@@ -138,12 +158,67 @@ def test_unreachable_database_is_a_clear_error(tmp_path):
     )
 
 
+def assert_passed_unless_too_noisy(run: subprocess.CompletedProcess[str]) -> None:
+    """A reference graded with timing passes every check. The one outcome the README
+    allows besides: exit 3, with only timed checks inconclusive (the machine was too
+    noisy to decide them) — never a fail."""
+    assert run.returncode in (0, 3), run.stdout + run.stderr
+    result = json.loads(run.stdout)
+    metric = {c.id: c.metric for c in get_kata(result["kata"]).rubric}
+    not_passed = {c["id"]: c["outcome"] for c in result["checks"] if c["outcome"] != "pass"}
+    if run.returncode == 3:
+        assert result["verdict"] == "inconclusive" and not_passed, not_passed
+        for check, outcome in not_passed.items():
+            timed = metric[check] == "speedup" or metric[check].startswith("ratio:")
+            assert timed and outcome == "inconclusive", not_passed
+    else:
+        assert result["verdict"] == "pass" and not not_passed
+        assert result["score"] == result["max_score"]
+
+
 @pytest.mark.slow
 def test_full_grade_of_the_reference_passes_with_timing(tmp_path):
-    run = perfkata("grade", KATA, "--solution", "reference", cwd=tmp_path)
     # Its speed-up over the starter is ~8x against a threshold of 3: the interval decides.
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert "PASSED: score 100/100" in run.stdout
+    run = perfkata("grade", KATA, "--solution", "reference", "--format", "json", cwd=tmp_path)
+    assert_passed_unless_too_noisy(run)
+
+
+def test_an_undecidable_speed_up_exits_3_and_says_why(tmp_path):
+    # Given a timing plan of one round (no confidence interval can be formed from it)
+    run = perfkata_injected(FEW_ROUNDS, "grade", KATA, "--solution", "reference", cwd=tmp_path)
+    # Then the grade is neither a pass nor a fail: exit 3, the speed-up row says so
+    assert run.returncode == 3, run.stdout + run.stderr
+    speed_row = next(line for line in run.stdout.splitlines() if "speed-up" in line)
+    assert speed_row.rstrip().endswith("inconclusive")
+    assert "INCONCLUSIVE: score" in run.stdout
+
+
+def test_debug_shows_the_traceback_of_the_learners_error(started):
+    # Given a learner's file that raises inside the graded function
+    path = learner_file(started)
+    path.write_text(
+        path.read_text().replace("    posts = ", "    raise KeyError('x')\n    posts = ", 1)
+    )
+    # When it is graded without, then with --debug
+    plain_run = perfkata("grade", "--no-timing", cwd=started)
+    debug_run = perfkata("--debug", "grade", "--no-timing", cwd=started)
+    # Then both exit 2 at the learner's line; only --debug shows the traceback
+    for run in (plain_run, debug_run):
+        assert run.returncode == 2 and "KeyError" in run.stderr and "blog.py" in run.stderr
+    assert "Traceback" not in plain_run.stderr and "--debug" in plain_run.stderr
+    assert "Traceback (most recent call last)" in debug_run.stderr
+    assert re.search(r'File ".*blog\.py", line \d+', debug_run.stderr)
+
+
+def test_an_internal_error_is_exit_70_with_its_traceback_only_under_debug(tmp_path):
+    args = ("grade", KATA, "--solution", "reference", "--no-timing")
+    plain_run = perfkata_injected(INTERNAL_CRASH, *args, cwd=tmp_path)
+    debug_run = perfkata_injected(INTERNAL_CRASH, "--debug", *args, cwd=tmp_path)
+    for run in (plain_run, debug_run):
+        assert run.returncode == 70 and "injected perfkata bug" in run.stderr
+    assert "Traceback" not in plain_run.stderr and "Run with --debug" in plain_run.stderr
+    assert "Traceback (most recent call last)" in debug_run.stderr
+    assert "in crash" in debug_run.stderr  # the frame of the bug itself
 
 
 def test_reset_backs_up_the_learners_file_before_restoring(started):
@@ -224,24 +299,39 @@ def test_no_color_is_respected_even_on_a_terminal(tmp_path):
     assert "\x1b[" not in plain.stdout and KATA in plain.stdout
 
 
-@pytest.mark.slow
-def test_catalog_starter_fails_speed_load_and_hits_but_is_fresh(tmp_path):
+def test_catalog_starter_fails_load_and_hits_but_is_fresh(tmp_path):
     run = perfkata(
-        "grade", "cached-catalog", "--solution", "starter", "--format", "json", cwd=tmp_path
+        "grade",
+        "cached-catalog",
+        "--solution",
+        "starter",
+        "--no-timing",
+        "--format",
+        "json",
+        cwd=tmp_path,
     )
     assert run.returncode == 1
     outcomes = {c["id"]: c["outcome"] for c in json.loads(run.stdout)["checks"]}
-    assert outcomes["fresh"] == "pass"
-    assert {k for k, v in outcomes.items() if v == "fail"} >= {"speedup", "db-load", "hit-ratio"}
+    assert outcomes["fresh"] == "pass" and outcomes["speedup"] == "not run"
+    assert {k for k, v in outcomes.items() if v == "fail"} >= {"db-load", "hit-ratio"}
+
+
+def test_catalog_reference_passes_every_counted_check_on_each_cache(tmp_path, redis_url):
+    extra = ["--redis-url", redis_url] if redis_url else []
+    run = perfkata(
+        "grade", "cached-catalog", "--solution", "reference", "--no-timing", *extra, cwd=tmp_path
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "PASSED: score" in run.stdout  # every counted check; the speed-up not run
 
 
 @pytest.mark.slow
-def test_catalog_reference_passes_on_each_cache(tmp_path, redis_url):
-    extra = ["--redis-url", redis_url] if redis_url else []
-    run = perfkata("grade", "cached-catalog", "--solution", "reference", *extra, cwd=tmp_path)
-    # Its read path is ~10x (Redis) to ~40x (diskcache) faster than the starter's; threshold 5.
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert "PASSED: score 100/100" in run.stdout
+def test_catalog_reference_passes_with_timing(tmp_path):
+    # Its read path is ~40x (diskcache) faster than the starter's; threshold 5.
+    run = perfkata(
+        "grade", "cached-catalog", "--solution", "reference", "--format", "json", cwd=tmp_path
+    )
+    assert_passed_unless_too_noisy(run)
 
 
 @pytest.mark.parametrize("kata", ["cached-catalog", "report-worker"])
@@ -260,7 +350,6 @@ def test_unreachable_redis_is_one_clear_error(tmp_path, kata):
     assert "Traceback" not in run.stderr
 
 
-@pytest.mark.slow
 def test_cron_starter_names_wrong_fire_times_and_unbounded_memory(tmp_path):
     run = perfkata("grade", "cleanup-cron", "--solution", "starter", "--no-timing", cwd=tmp_path)
     assert run.returncode == 1
@@ -280,13 +369,13 @@ def test_cron_reference_passes_on_postgres_with_redis(tmp_path, real_postgres_ur
         real_postgres_url,
         "--redis-url",
         real_redis_url,
+        "--format",
+        "json",
         cwd=tmp_path,
     )
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert "PASSED: score 100/100" in run.stdout
+    assert_passed_unless_too_noisy(run)
 
 
-@pytest.mark.slow
 def test_report_starter_fails_with_the_lost_requests_named(tmp_path):
     run = perfkata("grade", "report-worker", "--solution", "starter", "--no-timing", cwd=tmp_path)
     assert run.returncode == 1
@@ -303,7 +392,8 @@ def test_report_reference_passes_on_redis_broker_with_timing(tmp_path, real_redi
         "reference",
         "--redis-url",
         real_redis_url,
+        "--format",
+        "json",
         cwd=tmp_path,
     )
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert "PASSED: score 100/100" in run.stdout
+    assert_passed_unless_too_noisy(run)

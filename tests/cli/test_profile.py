@@ -14,8 +14,12 @@ def test_time_and_memory_profiles_name_the_lazy_load_lines(tmp_path):
 
     timed = perfkata("profile", cwd=tmp_path)
     assert timed.returncode == 0, timed.stderr
-    first = re.search(r"^blog\.py:(\d+)\s+(\d+)%", timed.stdout, re.M)
-    assert first and int(first[1]) in lazy_lines and int(first[2]) >= 20
+    # The table of the learner's hottest lines: ranked, and a lazy-load line on top (its
+    # share is not asserted — that depends on the machine; only the ranking is)
+    ranked = re.findall(r"^blog\.py:(\d+)\s+(\d+)%", timed.stdout, re.M)
+    assert ranked and int(ranked[0][0]) in lazy_lines, timed.stdout
+    shares = [int(share) for _, share in ranked]
+    assert shares == sorted(shares, reverse=True)
     assert "render_index" in timed.stdout  # the pyinstrument tree
 
     memory = perfkata("profile", "--memory", cwd=tmp_path)

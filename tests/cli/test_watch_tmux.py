@@ -1,6 +1,7 @@
 """A scripted learner session under a real terminal (tmux): start, watch, save a partial
 fix, see the table change, save the full fix, see the pass, Ctrl-C out cleanly."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -14,26 +15,37 @@ ROOT = Path(__file__).parents[2]
 LEARNERS = ROOT / "tests" / "learners" / "n_plus_one_blog"
 KATA = "n-plus-one-blog"
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+# Each step waits for the screen to show its text; this bound only ends a hang (a grade
+# takes seconds, even on a busy machine), it is not a speed limit.
+HANG_GUARD = 600.0
+
+
+def need_tmux() -> None:
+    """Skip on a laptop without tmux; fail in CI, where it is required like the services."""
+    if shutil.which("tmux") is None:
+        if os.environ.get("PERFKATA_REQUIRE_SERVICES") == "1":
+            pytest.fail("tmux is required (PERFKATA_REQUIRE_SERVICES=1)")
+        pytest.skip("tmux is not installed")
 
 
 def tmux(*args: str) -> str:
     return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True).stdout
 
 
-def wait_for(session: str, text: str, timeout: float = 90) -> str:
+def wait_for(session: str, text: str, timeout: float = HANG_GUARD) -> str:
     deadline = time.monotonic() + timeout
     screen = ""
     while time.monotonic() < deadline:
         screen = tmux("capture-pane", "-p", "-J", "-t", session)  # the visible screen only
         if text in screen:
             return screen
-        time.sleep(0.5)
+        time.sleep(0.2)
     raise AssertionError(f"{text!r} never appeared; the screen was:\n{screen}")
 
 
 @pytest.fixture
 def session(tmp_path: Path):
+    need_tmux()
     subprocess.run(
         [sys.executable, "-m", "perfkata", "start", KATA],
         cwd=tmp_path,
@@ -41,12 +53,16 @@ def session(tmp_path: Path):
         capture_output=True,
     )
     name = f"perfkata-{uuid.uuid4().hex[:8]}"
-    command = f"cd {tmp_path} && {sys.executable} -m perfkata watch --no-timing; sleep 60"
+    # None of the developer's PERFKATA_* settings (a Redis URL …) reach the learner's watch.
+    unset = " ".join(f"-u {key}" for key in os.environ if key.startswith("PERFKATA_"))
+    watch = f"env {unset} {sys.executable} -m perfkata watch --no-timing"
+    command = f"cd {tmp_path} && {watch}; sleep 60"
     tmux("new-session", "-d", "-s", name, "-x", "160", "-y", "60", command)
     yield name, tmp_path / "perfkata-work" / KATA / "blog.py"
     subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
 
 
+@pytest.mark.slow  # a scripted session of three grades
 def test_watch_regrades_on_each_save_until_the_pass(session):
     name, learner_file = session
     screen = wait_for(name, "Watching")

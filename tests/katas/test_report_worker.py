@@ -11,7 +11,7 @@ import redis
 
 from perfkata.katas.report_worker import KATA, data
 from perfkata.katas.report_worker.app import FaultPlan, NetworkError, Storage
-from perfkata.katas.report_worker.jobs import new_broker, report_id_of
+from perfkata.katas.report_worker.jobs import callback_kind, is_callback, new_broker, report_id_of
 from perfkata.katas.report_worker.store import MemoryTally, RedisTally
 from perfkata.katas.report_worker.workload import join_all
 
@@ -66,12 +66,19 @@ def message(actor, args=(), kwargs=None):
 
 
 def test_the_report_of_a_message_is_found_however_it_was_sent():
-    assert report_id_of(message("gen", (7,)), set()) == "7"
-    assert report_id_of(message("gen", (), {"report_id": 8}), set()) == "8"
-    assert report_id_of(message("gen", ({"id": 9, "params": "…"},)), set()) == "9"
-    exhausted = message("failed", ({"args": [10], "kwargs": {}}, {"retries": 3}))
-    assert report_id_of(exhausted, {"failed"}) == "10"
-    assert report_id_of(message("gen", (object(),)), set()) == "?"
+    assert report_id_of(message("gen", (7,))) == "7"
+    assert report_id_of(message("gen", (), {"report_id": 8})) == "8"
+    assert report_id_of(message("gen", ({"id": 9, "params": "…"},))) == "9"
+    failed = {"actor_name": "gen", "message_id": "m1", "options": {}, "args": [10], "kwargs": {}}
+    exhausted = message("any_name", (failed, {"retries": 3, "max_retries": 3}))
+    assert is_callback(exhausted) and callback_kind(exhausted) == "on_retry_exhausted"
+    assert report_id_of(exhausted) == "10"
+    on_failure = message(
+        "other", ({**failed, "args": [], "kwargs": {"report_id": 11}}, {"type": "E"})
+    )
+    assert report_id_of(on_failure) == "11" and callback_kind(on_failure) == "on_failure"
+    assert not is_callback(message("gen", ({"id": 9},)))
+    assert report_id_of(message("gen", (object(),))) == "?"
 
 
 def test_a_retry_runs_at_once_but_the_delay_it_asked_for_is_recorded():

@@ -101,7 +101,7 @@ KATA = define_kata(
             "lost",
             "==0",
             15,
-            "Let transient errors raise (dramatiq retries them) and mark each report done.",
+            "Every report must end done — or, once its retries run out, dead-lettered.",
         ),
         Check.of(
             "duplicates",
@@ -109,7 +109,7 @@ KATA = define_kata(
             "duplicates",
             "==0",
             10,
-            "Check storage.exists(report.file_key) before uploading: retries must be safe.",
+            "A file that is already stored must not be uploaded again, by a retry or a second job.",
         ),
         Check.of(
             "retries",
@@ -117,23 +117,25 @@ KATA = define_kata(
             "retry_policy_errors",
             "==0",
             10,
-            "Set max_retries (at most 5) and backoffs within 30 s on the actor.",
+            "The retries dramatiq makes (max_retries, or retry_when when set): at most 5, each "
+            "within 30 s.",
         ),
         Check.of(
             "deleted",
-            "deleted reports not run once",
+            "deleted reports retried or never run",
             "deleted_errors",
             "==0",
             5,
-            "A deleted report: return from the job instead of raising, so it is not retried.",
+            "A report that is gone must not be retried: return, or fail without retrying.",
         ),
         Check.of(
             "dead-letter",
-            "exhausted jobs without one callback",
+            "exhausted jobs not marked failed",
             "callback_errors",
             "==0",
             5,
-            "Declare on_retry_exhausted with an actor that marks the report failed.",
+            "A job that runs out of retries ends dead-lettered with its report marked failed; a "
+            "report that a retry stores is never marked failed.",
         ),
         Check.of(
             "throughput",

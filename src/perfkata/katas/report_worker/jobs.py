@@ -14,13 +14,19 @@ from typing import Any
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
-from dramatiq.middleware import Middleware, default_middleware
+from dramatiq.middleware import Middleware, Retries, default_middleware
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from perfkata.katas.report_worker.app import NetworkError
+from perfkata.katas.report_worker.app import NetworkError, current
+from perfkata.katas.report_worker.models import Report
 from perfkata.katas.report_worker.store import Tally
 
 REAL_DELAY_CAP_MS = 20  # retries run almost at once; the requested delay is what is judged
+# dramatiq's default policy (20 retries) is still seen whole; past this, retries are stopped
+RUNAWAY_RETRIES = 25
 PRIMITIVES = (int, str, float, bool, type(None))
+CALLBACK_KEYS = frozenset({"actor_name", "message_id", "options"})
 
 
 def placeholder_broker() -> None:
@@ -34,21 +40,20 @@ def actors_of(module: ModuleType) -> list[dramatiq.Actor[Any, Any]]:
     return [value for value in vars(module).values() if isinstance(value, dramatiq.Actor)]
 
 
-def callback_names(broker: dramatiq.Broker) -> set[str]:
-    return {
-        name
-        for actor in broker.actors.values()
-        if (name := actor.options.get("on_retry_exhausted")) is not None
-    }
+def is_callback(message: Any) -> bool:
+    """A message dramatiq sent to an on_retry_exhausted or on_failure actor: its first
+    argument is the failed message itself (`message.asdict()`), whatever the actor's name."""
+    args = list(message.args)
+    return bool(args) and isinstance(args[0], dict) and args[0].keys() >= CALLBACK_KEYS
 
 
-def report_id_of(message: Any, callbacks: set[str]) -> str:
+def report_id_of(message: Any) -> str:
     """The report a message is about — its first argument, keyword argument, or the "id"
-    of a dict sent instead of an id — or, for a retry-exhausted callback, the report of
-    the message that ran out of retries."""
+    of a dict sent instead of an id — or, for a failure callback, the report of the
+    message that failed."""
     args: list[Any] = list(message.args)
     kwargs: dict[str, Any] = dict(message.kwargs)
-    if message.actor_name in callbacks and args and isinstance(args[0], dict):
+    if is_callback(message):
         args, kwargs = list(args[0].get("args") or ()), dict(args[0].get("kwargs") or {})
     first = args[0] if args else next(iter(kwargs.values()), None)
     if isinstance(first, dict):
@@ -56,16 +61,25 @@ def report_id_of(message: Any, callbacks: set[str]) -> str:
     return str(first) if isinstance(first, PRIMITIVES) and first is not None else "?"
 
 
+def callback_kind(message: Any) -> str:
+    """Which of dramatiq's callbacks sent it: the second argument of on_retry_exhausted
+    holds the retries, on_failure's the exception."""
+    info = message.args[1] if len(message.args) > 1 else {}
+    return "on_retry_exhausted" if isinstance(info, dict) and "retries" in info else "on_failure"
+
+
 class Recorder(Middleware):
-    """Every enqueue, attempt and dead letter, counted per report in the run's tally."""
+    """Every enqueue, attempt, retry, failure and dead letter, counted per report in the
+    run's tally; after a failure callback, whether it left its report marked failed."""
 
     def __init__(self, tally: Tally, learner_file: str) -> None:
         self.tally, self.learner_file = tally, learner_file
 
     def before_enqueue(self, broker: Any, message: Any, delay: Any) -> None:
-        if message.options.get("retries") or message.actor_name in callback_names(broker):
+        if message.options.get("retries") or is_callback(message):
             return
         self.tally.incr("sent")
+        self.tally.incr(f"sent:{report_id_of(message)}")
         payload = json.dumps([message.args, message.kwargs], default=repr)
         self.tally.maximum("payload_bytes", len(payload))
         if not all(isinstance(a, PRIMITIVES) for a in [*message.args, *message.kwargs.values()]):
@@ -73,13 +87,22 @@ class Recorder(Middleware):
             self.tally.put("non_primitive_example", payload[:120].encode())
 
     def before_process_message(self, broker: Any, message: Any) -> None:
-        callbacks = callback_names(broker)
-        kind = "callback" if message.actor_name in callbacks else "attempt"
-        self.tally.incr(f"{kind}:{report_id_of(message, callbacks)}")
+        report = report_id_of(message)
+        if is_callback(message):
+            self.tally.incr(f"callback:{report}")
+            self.tally.put(f"callback_kind:{message.actor_name}", callback_kind(message).encode())
+            return
+        self.tally.incr(f"attempt:{report}")
+        self.tally.maximum(f"retried:{report}", int(message.options.get("retries", 0)))
 
     def after_process_message(
         self, broker: Any, message: Any, *, result: Any = None, exception: Any = None
     ) -> None:
+        report = report_id_of(message)
+        if is_callback(message) and exception is None and status_of(report) == "failed":
+            self.tally.incr(f"marked_failed:{report}")
+        if exception is not None and not is_callback(message):
+            self.tally.incr(f"raised:{report}")
         if exception is None or isinstance(exception, NetworkError):
             return
         self.tally.incr("unexpected_errors")
@@ -87,7 +110,10 @@ class Recorder(Middleware):
             self.tally.put("first_error", self.describe(message, exception).encode())
 
     def after_nack(self, broker: Any, message: Any) -> None:
-        self.tally.incr(f"dead:{report_id_of(message, callback_names(broker))}")
+        if not is_callback(message):
+            self.tally.incr(f"dead:{report_id_of(message)}")
+            if message.options.get("retries"):  # failed after retrying: the policy ran out
+                self.tally.incr("exhausted")
 
     def describe(self, message: Any, exception: BaseException) -> str:
         frames = [
@@ -99,20 +125,35 @@ class Recorder(Middleware):
             f" at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else ""
         )
         return (
-            f"{message.actor_name}({report_id_of(message, set())}) raised "
+            f"{message.actor_name}({report_id_of(message)}) raised "
             f"{type(exception).__name__}: {exception}{where}"
         )
 
 
+def status_of(report: str) -> str | None:
+    """The report's status as the database has it now (a callback has just committed)."""
+    if current.engine is None or not report.isdigit():
+        return None
+    with Session(current.engine) as session:
+        return session.scalar(select(Report.status).where(Report.id == int(report)))
+
+
 class RecordedDelays:
-    """Mixed into a broker: note the delay a retry asked for, then enqueue it capped."""
+    """Mixed into a broker: note the delay a retry asked for, then enqueue it capped — or,
+    past RUNAWAY_RETRIES, not at all: a policy that never stops would hold the run until
+    its timeout, and what it would do is already known."""
 
     tally: Tally
 
     def enqueue(self, message: Any, *, delay: int | None = None) -> Any:
-        if delay is not None and message.options.get("retries"):
+        retries = int(message.options.get("retries") or 0)
+        if delay is not None and retries:
             self.tally.maximum("retry_delay_ms", int(delay))
             self.tally.incr("retries")
+        if retries > RUNAWAY_RETRIES:
+            self.tally.incr(f"runaway:{report_id_of(message)}")
+            self.tally.incr("runaway_retries")
+            return message  # dropped: the attempt it follows is acked, the queue drains
         capped = None if delay is None else min(delay, REAL_DELAY_CAP_MS)
         return super().enqueue(message, delay=capped)  # type: ignore[misc]
 
@@ -147,12 +188,39 @@ def new_broker(tally: Tally, learner_file: str, redis: dict[str, Any] | None) ->
 
 
 def bind(module: ModuleType, broker: Any) -> list[Any]:
-    """Point every actor of the learner's module at this run's broker."""
+    """Point every actor of the learner's module at this run's broker, with the
+    middleware the learner added to (or configured on) the broker they were declared on."""
     actors = actors_of(module)
+    if actors:
+        adopt_middleware(actors[0].broker, broker)
     for actor in actors:
         actor.broker = broker
         broker.declare_actor(actor)
     return actors
+
+
+def adopt_middleware(source: Any, broker: Any) -> None:
+    """A learner's own middleware (a dead-letter handler, CurrentMessage …) joins this
+    run's broker ahead of the recorder, in its order; a Retries the learner configured
+    lends its policy to this broker's Retries. Dramatiq's other defaults stay fresh."""
+    for middleware in source.middleware:
+        if isinstance(middleware, Retries):
+            ours = next(m for m in broker.middleware if isinstance(m, Retries))
+            for name in ("max_retries", "min_backoff", "max_backoff", "retry_when"):
+                setattr(ours, name, getattr(middleware, name))
+        elif is_learners(middleware):
+            broker.middleware.insert(len(broker.middleware) - 1, middleware)
+
+
+def is_learners(middleware: Any) -> bool:
+    """Not one of dramatiq's defaults, not ours, not the one a Worker adds for itself."""
+    ours = (*default_middleware, Recorder)
+    return not isinstance(middleware, ours) and type(middleware).__module__ != "dramatiq.worker"
+
+
+def learner_middleware(broker: Any) -> list[str]:
+    """The names of the middleware the learner added (see adopt_middleware)."""
+    return [type(m).__name__ for m in broker.middleware if is_learners(m)]
 
 
 def new_namespace() -> str:

@@ -76,6 +76,47 @@ class MedianCI:
         }
 
 
+@dataclass(frozen=True)
+class PairedRatios:
+    """One timed comparison of a grade, paired per round: the learner's ratio (say
+    starter time / learner time), the reference's ratio in the same rounds, and the
+    per-round quotient learner/reference — the drift of a busy machine hits both sides
+    of one round alike, so that quotient is the steadiest figure of the three."""
+
+    learner: MedianCI
+    reference: MedianCI
+    relative: MedianCI
+
+    @classmethod
+    def of(cls, learner: Sequence[float], reference: Sequence[float]) -> PairedRatios:
+        relative = [
+            mine / max(theirs, 1e-12) for mine, theirs in zip(learner, reference, strict=True)
+        ]
+        return cls(MedianCI(tuple(learner)), MedianCI(tuple(reference)), MedianCI(tuple(relative)))
+
+    @property
+    def rounds(self) -> int:
+        return len(self.learner.samples)
+
+    @property
+    def spread(self) -> float:
+        """How much the reference's own ratio moved round to round (median |log| distance
+        from its median): identical code each round, so this is the machine's noise."""
+        samples = [s for s in self.reference.samples if s > 0]
+        if len(samples) < 2:
+            return 0.0
+        centre = math.log(statistics.median(samples))
+        return statistics.median(abs(math.log(s) - centre) for s in samples)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "learner": self.learner.as_dict(),
+            "reference": self.reference.as_dict(),
+            "relative": self.relative.as_dict(),
+            "spread": self.spread,
+        }
+
+
 def mann_whitney_p(first: Sequence[float], second: Sequence[float]) -> float:
     """Two-sided p-value of the Mann-Whitney U test (normal approximation, tie-corrected,
     continuity-corrected): do the two samples come from the same distribution? Used, as

@@ -4,13 +4,16 @@ deterministic counters first, the oracle as a gate, then interleaved timing."""
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from perfkata.bench.thresholds import Outcome
 from perfkata.errors import InternalError, LearnerCodeError
+from perfkata.grader.counter_cache import CounterCache, cache_dir
 from perfkata.grader.database import (
     check_reachable,
     check_redis_reachable,
@@ -24,7 +27,14 @@ from perfkata.grader.loading import check_syntax
 from perfkata.grader.process import DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT, WorkerProcess
 from perfkata.grader.results import GradeResult, Measurement
 from perfkata.grader.rubric import evaluate
-from perfkata.grader.timing import TimingPlan, TimingResult, measure_speedup
+from perfkata.grader.timing import (
+    EXTREME_NOISE,
+    TimingPlan,
+    TimingResult,
+    is_timed,
+    measure,
+    reference_missed,
+)
 from perfkata.katas.base import Kata
 from perfkata.katas.files import solution_dir, starter_dir
 
@@ -41,6 +51,7 @@ class GradeOptions:
     timeout: float = DEFAULT_TIMEOUT
     memory_limit: int = DEFAULT_MEMORY_LIMIT
     timing: bool = True
+    cache: bool = True  # reuse the starter's and reference's counters of earlier grades
     plan: TimingPlan = field(default_factory=TimingPlan)
     progress: Progress = lambda what, done, total: None
     # Called with the deterministic verdict before timing starts (watch shows it at once).
@@ -55,6 +66,16 @@ def solution_paths(kata: Kata, learner: Path) -> dict[str, Path]:
     }
 
 
+def derived_seed(seed: int, k: int) -> int:
+    """Another dataset of the same size, for the memory pass (k=1) and timing (k>=2)."""
+    return (seed + k * 1_000_003) % 2**31
+
+
+def backend_kind(options: GradeOptions) -> str:
+    kind = "postgresql" if options.db_url else "sqlite"
+    return kind + ("+redis" if options.redis_url else "")
+
+
 def grade(kata: Kata, learner: Path, options: GradeOptions) -> GradeResult:
     check_syntax(learner)
     seed = options.seed if options.seed is not None else random.randrange(2**31)
@@ -65,26 +86,96 @@ def grade(kata: Kata, learner: Path, options: GradeOptions) -> GradeResult:
     if options.redis_url:
         backend += f", redis ({safe_redis_url(options.redis_url)})"
         check_redis_reachable(options.redis_url)
-    with worker_pool(kata, solution_paths(kata, learner), options) as workers:
-        measurements = measure_all(kata, workers, seed, options.progress)
+    paths = solution_paths(kata, learner)
+    store = Counted(kata, paths, options, seed)
+    # Starter and reference are started only to be timed, or counted when not cached.
+    variants = [v for v in VARIANTS if v == "learner" or options.timing or v not in store.found]
+    with worker_pool(kata, paths, options, variants) as workers:
+        measurements = measure_all(kata, workers, seed, options.progress, store)
         result = judged(kata, learner, seed, backend, measurements, None, options)
         if options.timing and measurements["learner"].correct:
             options.on_counted(result)
             timing = guarded("learner", lambda: time_solutions(kata, workers, seed, options))
+            if isinstance(timing, StaleAnswer):
+                measurements["learner"] = memoised(kata, measurements["learner"], timing.reason)
+                timing = None
             result = judged(kata, learner, seed, backend, measurements, timing, options)
     return result
 
 
+class StaleAnswer(Exception):
+    """A timed sample's output was wrong for the data it ran on."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def memoised(kata: Kata, measured: Measurement, reason: str) -> Measurement:
+    gate = next((c.metric for c in kata.rubric if c.gate), "correct")
+    diagnostics = [Diagnostic(gate, f"wrong output: {reason}"), *measured.diagnostics]
+    return Measurement(measured.label, measured.counters, diagnostics, reason)
+
+
 def time_solutions(
     kata: Kata, workers: dict[str, WorkerProcess], seed: int, options: GradeOptions
-) -> TimingResult:
-    speedup_check = next(c for c in kata.rubric if c.metric == "speedup")
-    return measure_speedup(
-        workers,
-        speedup_check.threshold,
-        options.plan,
-        seed,
-        lambda done, cap: options.progress("timing rounds", done, cap),
+) -> TimingResult | StaleAnswer:
+    try:
+        return measure(
+            kata,
+            Sampler(kata, workers, seed),
+            options.plan,
+            seed,
+            lambda done, cap: options.progress("timing rounds", done, cap),
+        )
+    except StaleAnswer as stale:
+        return stale
+
+
+class Sampler:
+    """One timed sample of (variant, kind). Where the timed run is the graded workload
+    (its output can be checked), the n-th sample of every slot runs on the n-th of two
+    datasets that alternate — data that changed since the last request, as a server
+    sees — and each of the learner's outputs is checked against the oracle."""
+
+    def __init__(self, kata: Kata, workers: dict[str, WorkerProcess], seed: int) -> None:
+        self.kata, self.workers, self.seed = kata, workers, seed
+        self.verify = kata.timed is None
+        self.seeds = [derived_seed(seed, 2), derived_seed(seed, 3)] if self.verify else [seed]
+        self.calls: Counter[tuple[str, str]] = Counter()
+        self.datasets: dict[int, Any] = {}
+
+    def __call__(self, variant: str, kind: str) -> float:
+        n = self.calls[variant, kind]
+        self.calls[variant, kind] += 1
+        seed = self.seeds[n % len(self.seeds)]
+        verify = self.verify and variant == "learner"
+        request = {
+            "op": "sample",
+            "kind": kind,
+            "seed": seed,
+            "rotated": self.verify,
+            "verify": verify,
+        }
+        reply = self.workers[variant].call(request)
+        if verify:
+            self.check(seed, reply["output"])
+        return float(reply["seconds"])
+
+    def check(self, seed: int, output: Any) -> None:
+        if seed not in self.datasets:
+            self.datasets[seed] = self.kata.generate(self.kata.timed_size, seed)
+        difference = self.kata.verify(self.datasets[seed], output)
+        if difference:
+            raise StaleAnswer(stale_reason(self.kata, self.kata.timed_size, difference))
+
+
+def stale_reason(kata: Kata, size: int, difference: str) -> str:
+    return (
+        f"returned a result memoised from an earlier request: at size {size}, on data that "
+        f"changed since (same size, other rows), {difference}. Keeping answers across "
+        "requests is caching, and a cache must not serve stale data: build the result from "
+        "the database on every call"
     )
 
 
@@ -105,15 +196,18 @@ def judged(
 
 @contextmanager
 def worker_pool(
-    kata: Kata, paths: dict[str, Path], options: GradeOptions
+    kata: Kata,
+    paths: dict[str, Path],
+    options: GradeOptions,
+    variants: Sequence[str] = VARIANTS,
 ) -> Iterator[dict[str, WorkerProcess]]:
-    schemas = {v: new_schema_name() for v in VARIANTS} if options.db_url else {}
+    schemas = {v: new_schema_name() for v in variants} if options.db_url else {}
     with ExitStack() as stack:
         if options.db_url:
             for schema in schemas.values():
                 stack.callback(drop_schema, options.db_url, schema)
         workers = {}
-        for variant in VARIANTS:
+        for variant in variants:
             worker = WorkerProcess(
                 variant,
                 WHO[variant],
@@ -134,6 +228,7 @@ def worker_pool(
                 "redis_url": options.redis_url,
                 "schema": schemas.get(v),
                 "guard": v == "learner",
+                "cache_dir": str(cache_dir()),
             },
         )
         yield workers
@@ -165,46 +260,112 @@ def guarded(variant: str, action: Callable[[], Any]) -> Any:
         ) from None
 
 
+class Counted:
+    """The starter's and reference's counters from the cache, and storing new ones."""
+
+    def __init__(self, kata: Kata, paths: dict[str, Path], options: GradeOptions, seed: int):
+        self.kata, self.paths, self.seed = kata, paths, seed
+        self.cache = CounterCache() if options.cache else None
+        self.parts = {
+            "kata": kata.slug,
+            "sizes": list(kata.sizes),
+            "memory_sizes": list(kata.memory_sizes),
+            "backend": backend_kind(options),
+        }
+        self.found: dict[str, Measurement] = {}
+        for variant in ("starter", "reference"):
+            entry = self.cache.get(self.parts, paths[variant], seed) if self.cache else None
+            if entry is not None:
+                counters = {int(size): c for size, c in entry["counters"].items()}
+                self.found[variant] = Measurement(variant, counters, [], None)
+
+    def keep(self, variant: str, measured: Measurement) -> None:
+        if self.cache is not None and measured.correct:
+            entry = {"counters": {str(size): c for size, c in measured.counters.items()}}
+            self.cache.put(self.parts, self.paths[variant], self.seed, entry)
+
+
 def measure_all(
-    kata: Kata, workers: dict[str, WorkerProcess], seed: int, progress: Progress
+    kata: Kata,
+    workers: dict[str, WorkerProcess],
+    seed: int,
+    progress: Progress,
+    store: Counted | None = None,
 ) -> dict[str, Measurement]:
     progress("counting statements", 0, 1)
+    found = store.found if store is not None else {}
+    counting = {v: w for v, w in workers.items() if v not in found}
+    memory_seed = derived_seed(seed, 1)
     # Memory costs a traced run: only at the sizes the rubric judges, never for the starter.
     replies = broadcast(
-        workers,
+        counting,
         lambda v: {
             "op": "measure",
             "sizes": list(kata.sizes),
             "seed": seed,
             "memory_sizes": list(kata.memory_sizes) if v != "starter" else [],
+            "memory_seed": memory_seed,
         },
     )
     progress("counting statements", 1, 1)
-    datasets = {size: kata.generate(size, seed) for size in kata.sizes}
-    measurements = {v: to_measurement(kata, v, replies[v], datasets) for v in VARIANTS}
+    datasets = Datasets(kata)
+    measurements = dict(found)
+    for variant in counting:
+        measurements[variant] = to_measurement(kata, variant, replies[variant], seed, datasets)
     for variant in ("starter", "reference"):
         if not measurements[variant].correct:
             raise InternalError(
                 f"the {variant} of {kata.slug} gave a wrong answer: "
                 f"{measurements[variant].mismatch}"
             )
+        if store is not None and variant in counting:
+            store.keep(variant, measurements[variant])
     return measurements
 
 
+class Datasets:
+    """The oracle's datasets, each generated once per grade."""
+
+    def __init__(self, kata: Kata) -> None:
+        self.kata = kata
+        self.made: dict[tuple[int, int], Any] = {}
+
+    def __call__(self, size: int, seed: int) -> Any:
+        if (size, seed) not in self.made:
+            self.made[size, seed] = self.kata.generate(size, seed)
+        return self.made[size, seed]
+
+
 def to_measurement(
-    kata: Kata, label: str, reply: dict[str, Any], datasets: dict[int, Any]
+    kata: Kata, label: str, reply: dict[str, Any], seed: int, datasets: Datasets
 ) -> Measurement:
     counters, mismatch = {}, None
     for entry in reply["sizes"]:
-        counters[entry["size"]] = entry["counters"]
-        difference = kata.verify(datasets[entry["size"]], entry["output"])
+        size = entry["size"]
+        counters[size] = entry["counters"]
+        difference = kata.verify(datasets(size, seed), entry["output"])
         if difference and mismatch is None:
-            mismatch = f"at size {entry['size']}, {difference}"
+            mismatch = f"at size {size}, {difference}"
+        if "memory" in entry and mismatch is None:
+            mismatch = memory_mismatch(kata, size, seed, entry["memory"], datasets)
     diagnostics = [Diagnostic.from_dict(d) for d in reply["sizes"][-1]["diagnostics"]]
     if mismatch:
         gate = next((c.metric for c in kata.rubric if c.gate), "correct")
         diagnostics.insert(0, Diagnostic(gate, f"wrong output: {mismatch}"))
     return Measurement(label, counters, diagnostics, mismatch)
+
+
+def memory_mismatch(
+    kata: Kata, size: int, seed: int, memory: dict[str, Any], datasets: Datasets
+) -> str | None:
+    """The memory pass ran on other rows of the same size: its answer must be theirs.
+    When it is instead the right answer for the rows counted before, it was memoised."""
+    difference = kata.verify(datasets(size, memory["seed"]), memory["output"])
+    if not difference:
+        return None
+    if kata.verify(datasets(size, seed), memory["output"]) is None:
+        return stale_reason(kata, size, difference)
+    return f"at size {size}, on a second dataset of that size, {difference}"
 
 
 def notes_for(result: GradeResult, options: GradeOptions, timing_pending: bool) -> list[str]:
@@ -215,10 +376,30 @@ def notes_for(result: GradeResult, options: GradeOptions, timing_pending: bool) 
         notes.append("Timing was skipped (--no-timing): the speed-up check was not run.")
     elif result.timing is None:
         notes.append("Timing was skipped because the output is wrong.")
-    elif result.timing.noisy:
-        level = result.timing.noise_level * 100
+    else:
+        notes += timing_notes(result, result.timing)
+    return notes
+
+
+def timing_notes(result: GradeResult, timing: TimingResult) -> list[str]:
+    """The machine is named only where it mattered: a timed check it left undecided
+    (the reference missing its own floor, or intervals too wide), or extreme noise."""
+    undecided = [
+        c for c in result.checks if is_timed(c.check.metric) and c.outcome is Outcome.INCONCLUSIVE
+    ]
+    notes = []
+    busy = [c for c in undecided if reference_missed(c.check, timing.ratios.get(c.check.id))]
+    if busy:
         notes.append(
-            f"This machine is noisy: two timings of the same reference code differed "
-            f"by {level:.0f} % (median); close busy programs for a steadier speed-up."
+            "The machine was too busy to judge the speed-up: the reference solution itself "
+            f"missed the floor of {', '.join(repr(c.check.title) for c in busy)} in this grade "
+            "(see below); grade again when it is quieter."
+        )
+    elif undecided or timing.noise_level > EXTREME_NOISE:
+        level = timing.noise_level * 100
+        notes.append(
+            f"This machine is noisy: the reference's own timings moved by {level:.0f} % "
+            f"(median) round to round over {timing.rounds} rounds"
+            + ("; the speed-up stayed undecided, grade again." if undecided else ".")
         )
     return notes

@@ -6,18 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 from perfkata.bench.scaling import GrowthFit, fit
-from perfkata.bench.stats import MedianCI
-from perfkata.bench.thresholds import Outcome, RelativeToReference
+from perfkata.bench.stats import MedianCI, PairedRatios
+from perfkata.bench.thresholds import Outcome, RelativeToReference, TimedRelative
+from perfkata.grader.diagnostics import Diagnostic
 from perfkata.grader.results import CheckResult, Measurement
-from perfkata.grader.timing import TimingResult
+from perfkata.grader.timing import TimingResult, is_timed, reference_missed
 from perfkata.katas.base import Check, Kata, judged_sizes
 
 
-def metric_value(metric: str, m: Measurement, speedup: MedianCI | None) -> Any:
+def metric_value(metric: str, m: Measurement) -> Any:
     if metric == "correct":
         return 1 if m.correct else 0
-    if metric == "speedup":
-        return speedup
     if metric.endswith((":growth", ":tail")):
         name = metric.rsplit(":", 1)[0]
         sizes = judged_sizes(metric, list(m.counters))
@@ -36,6 +35,8 @@ def show(metric: str, value: Any) -> str:
         return value.describe()
     if isinstance(value, MedianCI):
         return f"{value.median:.1f}× [{value.low:.1f}–{value.high:.1f}]"
+    if isinstance(value, PairedRatios):
+        return show(metric, value.learner)
     if metric == "peak_bytes" and not isinstance(value, GrowthFit):
         return f"{value / 1024**2:.1f} MiB"
     return f"{value:g}" if isinstance(value, float) else str(value)
@@ -47,17 +48,22 @@ def show_threshold(check: Check, reference: Any) -> str:
         return "= expected"
     if isinstance(threshold, RelativeToReference) and reference is not None:
         return f"{threshold} (= {show(check.metric, threshold.limit(float(reference)))})"
+    if isinstance(threshold, TimedRelative):
+        share = f"{threshold.fraction:g}×ref"
+        if isinstance(reference, PairedRatios):
+            share += f" (= {threshold.fraction * reference.reference.median:.1f}×)"
+        return f">={share} & >={threshold.floor:g}×"
     return str(threshold)
 
 
 def evaluate_check(
     check: Check, learner: Measurement, reference: Measurement, timing: TimingResult | None
 ) -> CheckResult:
-    speedup = timing.speedup if timing else None
-    yours = metric_value(check.metric, learner, speedup)
-    ref_speedup = timing.reference_speedup if timing else None
-    theirs = metric_value(check.metric, reference, ref_speedup)
-    outcome = Outcome.NOT_RUN if yours is None else check.threshold.judge(yours, theirs)
+    if is_timed(check.metric):
+        return evaluate_timed(check, learner, timing)
+    yours = metric_value(check.metric, learner)
+    theirs = metric_value(check.metric, reference)
+    outcome = check.threshold.judge(yours, theirs)
     return CheckResult(
         check=check,
         outcome=outcome,
@@ -65,10 +71,42 @@ def evaluate_check(
         reference=show(check.metric, theirs),
         threshold=show_threshold(check, theirs),
         points=check.points if outcome is Outcome.PASS else 0,
-        diagnostics=[d for d in learner.diagnostics if d.metric in _explains(check.metric)]
-        if outcome is not Outcome.PASS
-        else [],
+        diagnostics=explaining(check, learner, outcome),
     )
+
+
+def evaluate_timed(check: Check, learner: Measurement, timing: TimingResult | None) -> CheckResult:
+    """A timed check reads its paired ratios; the reference's figure is from the same
+    rounds, and when it missed its own floor an undecided check says so."""
+    ratios = timing.ratios.get(check.id) if timing else None
+    outcome = Outcome.NOT_RUN if ratios is None else check.threshold.judge(ratios)
+    diagnostics = explaining(check, learner, outcome)
+    if outcome is not Outcome.PASS and ratios is not None and reference_missed(check, ratios):
+        diagnostics.insert(0, Diagnostic(check.metric, busy_machine(check, ratios)))
+    return CheckResult(
+        check=check,
+        outcome=outcome,
+        yours=show(check.metric, ratios),
+        reference="—" if ratios is None else show(check.metric, ratios.reference),
+        threshold=show_threshold(check, ratios),
+        points=check.points if outcome is Outcome.PASS else 0,
+        diagnostics=diagnostics,
+    )
+
+
+def busy_machine(check: Check, ratios: PairedRatios) -> str:
+    floor = getattr(check.threshold, "floor", 0.0)
+    return (
+        f"the reference solution itself reached only {show(check.metric, ratios.reference)} "
+        f"in this grade, not clear of the >={floor:g}× floor: the machine was too busy to "
+        "judge the speed-up; grade again"
+    )
+
+
+def explaining(check: Check, learner: Measurement, outcome: Outcome) -> list[Diagnostic]:
+    if outcome is Outcome.PASS:
+        return []
+    return [d for d in learner.diagnostics if d.metric in _explains(check.metric)]
 
 
 def _explains(metric: str) -> set[str]:
@@ -76,7 +114,7 @@ def _explains(metric: str) -> set[str]:
     base = metric.split(":")[0]
     if base == "statements":
         return {"statements", "lazy_loads"}
-    return {base}
+    return {base, metric}
 
 
 def evaluate(

@@ -1,49 +1,97 @@
-"""Interleaved timing: starter, learner and reference, each in its own process, sampled
-in a random order every round so drift on a noisy machine hits all three alike.
+"""Interleaved timing: every timing-based check of a kata goes through this one loop.
 
-Each round yields one paired ratio starter/learner. The verdict uses the median ratio's
-confidence interval: decided only once the whole interval is on one side of the
-threshold, otherwise more rounds up to a cap, then "inconclusive". Every round also
-times the reference twice; their ratio measures the machine's own noise.
+A check on metric "speedup" compares the starter's timed sample with the learner's (and
+with the reference's); a check on "ratio:A/B" compares two timed workloads of the same
+solution (report-worker's jobs on 1 thread against 4). Every round takes each sample the
+checks need, in a fresh random order, from the three worker processes; each check gets
+one ratio per round for the learner and one for the reference, paired. After each round
+every check is judged on its intervals; timing stops as soon as none is undecided
+(sequential stopping: a clear case takes the minimum of rounds), otherwise goes on up to
+the cap, and what is still undecided then is "inconclusive" — never a coin flip.
 """
 
 from __future__ import annotations
 
-import math
 import random
-import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from perfkata.bench.stats import MedianCI
-from perfkata.bench.thresholds import Outcome, Threshold
-from perfkata.grader.process import WorkerProcess
+from perfkata.bench.stats import MedianCI, PairedRatios
+from perfkata.bench.thresholds import Outcome, Threshold, TimedRelative
+from perfkata.katas.base import Check, Kata
 
-NOISY_MACHINE = 0.10  # the reference differs from itself by more than 10 % → say so
+# The reference's own ratio moves round to round by more than this (median |log|
+# distance): said in the grade only when it also left a check undecided, or is extreme.
+NOISY_MACHINE = 0.10
+EXTREME_NOISE = 0.35
+TIMED = "timed"  # the kata's timed workload: what "speedup" compares
+
+Slot = tuple[str, str]  # (variant, sample kind)
+Sampler = Callable[[str, str], float]  # (variant, kind) -> seconds of one sample
 
 
 @dataclass(frozen=True)
 class TimingPlan:
     min_rounds: int = 6  # the fewest rounds that give a 95 % order-statistic interval
-    max_rounds: int = 31
-    warmup_rounds: int = 0  # the counting pass already ran every workload at this size
+    max_rounds: int = 25
+    warmup_rounds: int = 0  # each worker warms its timed workload before its 1st sample
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The samples one timed check divides: numerator over denominator, per solution."""
+
+    check: Check
+
+    @property
+    def kinds(self) -> tuple[str, str]:
+        if self.check.metric == "speedup":
+            return TIMED, TIMED
+        first, _, second = self.check.metric.removeprefix("ratio:").partition("/")
+        return first, second
+
+    def slot(self, variant: str, part: int) -> Slot:
+        if self.check.metric == "speedup" and part == 0:
+            return "starter", TIMED
+        return variant, self.kinds[part]
+
+    def slots(self) -> set[Slot]:
+        return {self.slot(v, p) for v in ("learner", "reference") for p in (0, 1)}
+
+    def ratio(self, variant: str, sample: dict[Slot, float]) -> float:
+        return sample[self.slot(variant, 0)] / max(sample[self.slot(variant, 1)], 1e-9)
+
+
+def is_timed(metric: str) -> bool:
+    return metric == "speedup" or metric.startswith("ratio:")
+
+
+def comparisons(kata: Kata) -> list[Comparison]:
+    return [Comparison(check) for check in kata.rubric if is_timed(check.metric)]
 
 
 @dataclass
 class TimingResult:
+    # seconds of each solution's TIMED sample, per round (bench --compare shows them)
     samples: dict[str, list[float]] = field(default_factory=dict)
-    speedup: MedianCI | None = None
-    reference_speedup: MedianCI | None = None  # starter/reference: what is achievable
-    noise: MedianCI | None = None
+    ratios: dict[str, PairedRatios] = field(default_factory=dict)  # check id -> ratios
     rounds: int = 0
 
     @property
+    def speedup(self) -> MedianCI | None:
+        found = self.ratios.get("speedup")
+        return found.learner if found else None
+
+    @property
+    def reference_speedup(self) -> MedianCI | None:
+        found = self.ratios.get("speedup")
+        return found.reference if found else None
+
+    @property
     def noise_level(self) -> float:
-        """Median relative difference between two timings of the same reference code."""
-        if self.noise is None or not self.noise.samples:
-            return 0.0
-        return statistics.median(abs(math.log(r)) for r in self.noise.samples if r > 0)
+        """The largest round-to-round spread of the reference's own ratios."""
+        return max((r.spread for r in self.ratios.values()), default=0.0)
 
     @property
     def noisy(self) -> bool:
@@ -53,51 +101,70 @@ class TimingResult:
         return {
             "rounds": self.rounds,
             "speedup": self.speedup.as_dict() if self.speedup else None,
-            "reference_speedup": (
-                self.reference_speedup.as_dict() if self.reference_speedup else None
-            ),
-            "noise": self.noise.as_dict() if self.noise else None,
+            "ratios": {k: r.as_dict() for k, r in self.ratios.items()},
             "noise_level": self.noise_level,
             "median_seconds": {k: sorted(v)[len(v) // 2] for k, v in self.samples.items() if v},
         }
 
 
-def _one_round(workers: dict[str, WorkerProcess], rng: random.Random) -> dict[str, float]:
-    slots = ["starter", "learner", "reference", "reference-again"]
-    rng.shuffle(slots)
-    sample: dict[str, float] = {}
-    for slot in slots:
-        worker = workers["reference" if slot == "reference-again" else slot]
-        sample[slot] = float(worker.call({"op": "sample"}))
-    return sample
+def undecided(threshold: Threshold, ratios: PairedRatios) -> bool:
+    return threshold.judge(ratios) is Outcome.INCONCLUSIVE
 
 
-def measure_speedup(
-    workers: dict[str, WorkerProcess],
-    threshold: Threshold,
+def one_round(slots: list[Slot], sample: Sampler, rng: random.Random) -> dict[Slot, float]:
+    """Each slot once. The kinds come in a fresh random order; within a kind, the
+    solutions' samples follow each other in a random order (ABBA over rounds), so a
+    learner's sample and the reference's it is paired with meet the same load."""
+    kinds = sorted({kind for _, kind in slots})
+    rng.shuffle(kinds)
+    taken: dict[Slot, float] = {}
+    for kind in kinds:
+        group = [slot for slot in slots if slot[1] == kind]
+        rng.shuffle(group)
+        for slot in group:
+            taken[slot] = sample(*slot)
+    return taken
+
+
+def measure(
+    kata: Kata,
+    sample: Sampler,
     plan: TimingPlan,
     seed: int,
     on_round: Callable[[int, int], None] = lambda done, cap: None,
 ) -> TimingResult:
+    """Rounds until every timed check is decided (after min_rounds) or the cap."""
+    checks = comparisons(kata)
+    slots = sorted(set().union(*(c.slots() for c in checks)))
     rng = random.Random(seed)
     for _ in range(plan.warmup_rounds):
-        _one_round(workers, rng)
-    result = TimingResult(samples={k: [] for k in ("starter", "learner", "reference")})
-    ratios: list[float] = []
-    reference_ratios: list[float] = []
-    noise: list[float] = []
+        one_round(slots, sample, rng)
+    result = TimingResult(samples={v: [] for v in {v for v, k in slots if k == TIMED}})
+    per_check: dict[str, tuple[list[float], list[float]]] = {c.check.id: ([], []) for c in checks}
     while result.rounds < plan.max_rounds:
-        sample = _one_round(workers, rng)
-        for name in ("starter", "learner", "reference"):
-            result.samples[name].append(sample[name])
-        ratios.append(sample["starter"] / max(sample["learner"], 1e-9))
-        reference_ratios.append(sample["starter"] / max(sample["reference"], 1e-9))
-        noise.append(sample["reference"] / max(sample["reference-again"], 1e-9))
+        taken = one_round(slots, sample, rng)
+        for (variant, kind), seconds in taken.items():
+            if kind == TIMED:
+                result.samples[variant].append(seconds)
+        for c in checks:
+            mine, theirs = per_check[c.check.id]
+            mine.append(c.ratio("learner", taken))
+            theirs.append(c.ratio("reference", taken))
+            result.ratios[c.check.id] = PairedRatios.of(mine, theirs)
         result.rounds += 1
         on_round(result.rounds, plan.max_rounds)
-        result.speedup, result.noise = MedianCI(tuple(ratios)), MedianCI(tuple(noise))
-        result.reference_speedup = MedianCI(tuple(reference_ratios))
-        decided = threshold.judge(result.speedup) is not Outcome.INCONCLUSIVE
-        if result.rounds >= plan.min_rounds and decided:
+        if result.rounds >= plan.min_rounds and not any(
+            undecided(c.check.threshold, result.ratios[c.check.id]) for c in checks
+        ):
             break
     return result
+
+
+def reference_missed(check: Check, ratios: PairedRatios | None) -> bool:
+    """The reference did not clear the check's floor in this grade: the machine was busy."""
+    threshold = check.threshold
+    return (
+        isinstance(threshold, TimedRelative)
+        and ratios is not None
+        and threshold.reference_missed(ratios)
+    )

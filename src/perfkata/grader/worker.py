@@ -34,6 +34,7 @@ from perfkata.bench.probes.memory import AllocationProbe
 from perfkata.bench.probes.queries import QueryProbe
 from perfkata.bench.sourceline import LearnerFiles
 from perfkata.errors import LearnerCodeError
+from perfkata.grader.counter_cache import forbid_opening
 from perfkata.grader.database import Snapshots, worker_engine
 from perfkata.grader.diagnostics import Diagnostic, collect_diagnostics
 from perfkata.grader.loading import learner_errors, load_module, to_plain_data
@@ -53,6 +54,7 @@ class WorkerState:
     backends: Backends | None = None
     timing_services: ExitStack = field(default_factory=ExitStack)
     timing_env: Mapping[str, Any] | None = None  # services kept warm across timing samples
+    warm: set[str] = field(default_factory=set)  # timed workloads already run once, untimed
     dataset: tuple[int, int] = (0, 0)  # (size, seed) of the database as built
     snapshots: Snapshots | None = None
 
@@ -73,6 +75,8 @@ def op_load(state: WorkerState, req: dict[str, Any]) -> dict[str, Any]:
     state.files = LearnerFiles([str(state.path)])
     if req.get("guard"):  # the learner's worker: the reference solutions are off limits
         guard_learner(state.path)
+        if req.get("cache_dir"):  # and so are the reference's cached counters
+            forbid_opening(Path(req["cache_dir"]))
     if state.kata.prepare is not None:
         state.kata.prepare()
     state.module = load_module(state.path, state.kata.entry_points)
@@ -81,9 +85,10 @@ def op_load(state: WorkerState, req: dict[str, Any]) -> dict[str, Any]:
     return {"pid": os.getpid()}
 
 
-def rebuild(state: WorkerState, size: int, seed: int) -> None:
+def rebuild(state: WorkerState, size: int, seed: int, keep: bool = False) -> None:
     """A fresh database holding the dataset (size, seed): restored from its snapshot when
-    there is one, otherwise built and, for katas that change data, snapshotted."""
+    there is one, otherwise built and, for katas that change data (or when `keep` says
+    it will be wanted again), snapshotted."""
     kata, _, engine = state.ready()
     tables, name = kata.models.metadata.sorted_tables, f"{size}_{seed}"
     state.dataset = (size, seed)
@@ -95,7 +100,7 @@ def rebuild(state: WorkerState, size: int, seed: int) -> None:
     kata.models.metadata.create_all(engine)
     with Session(engine) as session:
         kata.load(session, kata.generate(size, seed))
-    if kata.mutates_data:
+    if kata.mutates_data or keep:
         state.snapshots.take(name, tables)
 
 
@@ -138,7 +143,9 @@ def run_scenarios(state: WorkerState) -> tuple[dict[str, float], list[dict[str, 
     return counters, notes
 
 
-def measure_size(state: WorkerState, size: int, seed: int, memory: bool) -> dict[str, Any]:
+def measure_size(
+    state: WorkerState, size: int, seed: int, memory_seed: int | None
+) -> dict[str, Any]:
     kata, _, engine = state.ready()
     rebuild(state, size, seed)
     queries, lazy, eager = QueryProbe(), LazyLoadProbe(), UnusedEagerProbe()
@@ -146,52 +153,113 @@ def measure_size(state: WorkerState, size: int, seed: int, memory: bool) -> dict
     with state.services() as services, probe_run([queries, lazy, eager], ctx) as counters:
         output, env = run_once(state, services)
     counters.update(env.counters)
-    if memory:
-        counters["peak_bytes"] = measure_memory(state)
-    assert state.path is not None
-    return {
+    reply = {
         "size": size,
         "counters": counters,
-        "output": to_plain_data(output, kata.entry_points[0], str(state.path)),
+        "output": plain(state, output),
         "diagnostics": collect_diagnostics(queries, lazy, eager, size) + noted(env),
     }
+    if memory_seed is not None:
+        counters["peak_bytes"], reply["memory"] = measure_memory(state, memory_seed)
+    return reply
 
 
-def measure_memory(state: WorkerState) -> int:
-    """Peak allocation of one run, in its own pass (the counting run warmed it up)."""
+def plain(state: WorkerState, output: Any) -> Any:
+    kata, _, _ = state.ready()
+    assert state.path is not None
+    return to_plain_data(output, kata.entry_points[0], str(state.path))
+
+
+def measure_memory(state: WorkerState, seed: int) -> tuple[int, dict[str, Any]]:
+    """Peak allocation of one run, in its own pass (the counting run warmed it up), on a
+    dataset of the same size built from another seed: a run that returns what an earlier
+    request computed (a memo in a module global) shows here as a wrong answer, not as
+    0 bytes. Its output goes back to be checked against the oracle."""
     kata, _, engine = state.ready()
-    fresh_data(state)
+    size, counted_seed = state.dataset
+    rebuild(state, size, seed)
     probe = AllocationProbe()
     ctx = ProbeContext(engine, kata.models, state.files)
     with state.services() as services, probe_run([probe], ctx):  # services opened untraced
-        run_once(state, services)
-    return probe.peak_bytes
+        output, _ = run_once(state, services)
+    checked = {"seed": seed, "output": plain(state, output)}
+    if kata.scenarios:  # the scenarios that follow read the counted data
+        rebuild(state, size, counted_seed)
+    return probe.peak_bytes, checked
 
 
 def op_measure(state: WorkerState, req: dict[str, Any]) -> dict[str, Any]:
-    traced = set(req.get("memory_sizes", ()))
-    per_size = [measure_size(state, size, req["seed"], size in traced) for size in req["sizes"]]
+    traced, seed = set(req.get("memory_sizes", ())), req["seed"]
+    memory_seed = req.get("memory_seed", seed)
+    per_size = [
+        measure_size(state, size, seed, memory_seed if size in traced else None)
+        for size in req["sizes"]
+    ]
     counters, notes = run_scenarios(state)  # on the largest dataset
     per_size[-1]["counters"].update(counters)
     per_size[-1]["diagnostics"] += notes
     return {"sizes": per_size}
 
 
-def op_sample(state: WorkerState, req: dict[str, Any]) -> float:
-    """Seconds per timed call, with the garbage of earlier samples collected first. The
-    kata's services (a warm cache, say) live across samples, as they would in a server."""
+def timed_workload(kata: Kata, kind: str) -> Workload:
+    """The kind "timed" is the kata's timed workload (by default the graded one); others are
+    named in its extras["timed"] (report-worker's jobs on 1 thread and on 4)."""
+    if kind == "timed":
+        return kata.timed or kata.workload
+    return kata.extras["timed"][kind]  # type: ignore[no-any-return]
+
+
+MIN_SAMPLE_SECONDS = 0.06  # a fast solution repeats its call until a sample lasts this long
+MAX_REPEATS = 15
+
+
+def timed_calls(state: WorkerState, workload: Workload, once: bool) -> tuple[float, Any]:
+    """The fastest of as many calls as make the sample last MIN_SAMPLE_SECONDS (at least
+    the kata's timing_repeats): on a busy machine a call of a few milliseconds is easily
+    made 5x longer by preemption, noise only ever adds, and the fastest call is the
+    code's own cost (timeit's reasoning). `once`: a sample whose output is checked on
+    changed data runs once, so a repeat cannot be served from a cache of the first."""
     kata, _, _ = state.ready()
-    if state.timing_env is None:  # first sample: open the services and warm them untimed
-        if state.dataset[0] != kata.timed_size:
-            rebuild(state, kata.timed_size, state.dataset[1])
+    times: list[float] = []
+    output = None
+    wanted = 1 if once else kata.timing_repeats
+    while len(times) < wanted or (
+        not once and sum(times) < MIN_SAMPLE_SECONDS and len(times) < MAX_REPEATS
+    ):
+        if times:
+            fresh_data(state)  # untimed, between calls
+        gc.collect()
+        start = time.perf_counter()
+        output, env = run_once(state, state.timing_env, workload)  # type: ignore[arg-type]
+        elapsed = time.perf_counter() - start
+        times.append(float(env.counters.get("timed_seconds", elapsed)))
+    return min(times), output
+
+
+def op_sample(state: WorkerState, req: dict[str, Any]) -> dict[str, Any]:
+    """Seconds per timed call, with the garbage of earlier samples collected first. The
+    kata's services (a warm cache, say) live across samples, as they would in a server.
+    The sample runs on the dataset `seed` names — the parent changes it between samples
+    where the output is checked (`verify`), so a memo of an earlier answer is caught. A
+    workload that records "timed_seconds" times itself: only its request path, never
+    the set-up and tear-down around it."""
+    kata, _, _ = state.ready()
+    kind, wanted = req.get("kind", "timed"), (kata.timed_size, int(req["seed"]))
+    rotated = bool(req.get("rotated"))  # the parent changes the data between samples
+    workload = timed_workload(kata, kind)
+    if state.timing_env is None:  # the services, opened once and kept warm
         state.timing_env = state.timing_services.enter_context(state.services())
-        run_once(state, state.timing_env, kata.timed)
-    fresh_data(state)  # untimed
-    gc.collect()
-    start = time.perf_counter()
-    for _ in range(kata.timing_repeats):
-        run_once(state, state.timing_env, kata.timed)
-    return (time.perf_counter() - start) / kata.timing_repeats
+    if state.dataset != wanted or kata.mutates_data:
+        rebuild(state, *wanted, keep=rotated)  # untimed
+    if kind not in state.warm:  # the first call of a workload warms it, untimed
+        run_once(state, state.timing_env, workload)
+        state.warm.add(kind)
+        fresh_data(state)
+    seconds, output = timed_calls(state, workload, once=rotated)
+    reply: dict[str, Any] = {"seconds": seconds}
+    if req.get("verify"):
+        reply["output"] = plain(state, output)
+    return reply
 
 
 OPS: dict[str, Callable[[WorkerState, dict[str, Any]], Any]] = {

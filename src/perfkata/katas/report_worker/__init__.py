@@ -11,7 +11,12 @@ from perfkata.katas.base import Check, define_kata
 from perfkata.katas.report_worker import data
 from perfkata.katas.report_worker.jobs import placeholder_broker
 from perfkata.katas.report_worker.models import Base
-from perfkata.katas.report_worker.scenarios import run_reports, throughput
+from perfkata.katas.report_worker.scenarios import (
+    THROUGHPUT_METRIC,
+    TIMED_THROUGHPUT,
+    has_actor,
+    run_reports,
+)
 from perfkata.katas.report_worker.workload import report_services, timed_requests
 
 
@@ -58,7 +63,8 @@ KATA = define_kata(
     workload=run_reports,
     timed=timed_requests,
     environment=report_services,
-    scenarios={"throughput": throughput},
+    scenarios={"has-actor": has_actor},
+    extras={"timed": TIMED_THROUGHPUT},
     mutates_data=True,
     prepare=placeholder_broker,
     rubric=(
@@ -75,7 +81,9 @@ KATA = define_kata(
             "speedup",
             "request speed-up vs starter",
             "speedup",
-            ">=20",
+            # Half the reference's speed-up in the same rounds; the floor is far below the
+            # 8-200x any machine showed (Redis: one enqueue is a round trip, ~0.5 ms)
+            ">=0.4*ref & >=4",
             15,
             "The request should only enqueue: render and upload in the job.",
         ),
@@ -140,8 +148,9 @@ KATA = define_kata(
         Check.of(
             "throughput",
             "jobs faster on 4 threads than 1",
-            "throughput",
-            ">=2.5",
+            THROUGHPUT_METRIC,
+            # serialised jobs show 1.0; the reference 2.2-3.9 from idle to heavy load
+            ">=0.6*ref & >=1.5",
             10,
             "Jobs wait on I/O: do not hold a lock or do the waiting outside the job.",
         ),

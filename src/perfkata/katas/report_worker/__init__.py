@@ -130,11 +130,11 @@ KATA = define_kata(
         ),
         Check.of(
             "deleted",
-            "deleted reports retried or never run",
+            "deleted reports retried, stored or not run",
             "deleted_errors",
             "==0",
             5,
-            "A report that is gone must not be retried: return, or fail without retrying.",
+            "A report that is gone is neither stored nor retried: return, or fail without retrying.",
         ),
         Check.of(
             "dead-letter",

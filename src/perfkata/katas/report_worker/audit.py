@@ -22,6 +22,11 @@ MAX_PAYLOAD = 256
 MAX_RETRIES = 5
 MAX_DELAY_MS = 30_000
 FAILURE_OPTIONS = ("on_retry_exhausted", "on_failure")
+SIGNATURES = {
+    "on_retry_exhausted": "an on_retry_exhausted actor with (message_data, retry_info)",
+    "on_failure": "an on_failure actor with (message_data, exception_data)",
+    "": "a failure callback with (message_data, retry_info or exception_data)",
+}
 PROBE = NetworkError("upload timed out (the grader asking retry_when)")
 
 
@@ -219,25 +224,37 @@ def job_actors(run: Run) -> list[Any]:
 
 
 def deleted_errors(dataset: data.ReportData, tally: Tally, env: RunEnv) -> int:
-    """A deleted report's job runs and is not retried (an early return, `throws=`, or a
-    retry_when that says no are all fine)."""
+    """A deleted report's job runs, stores nothing and is not retried (an early return,
+    `throws=`, or a retry_when that says no are all fine)."""
     wrong = {}
     for report_id in sorted(dataset.deleted):
-        attempts, retried = tally.count(f"attempt:{report_id}"), tally.peak(f"retried:{report_id}")
-        if attempts == 0 or retried > 0 or tally.count(f"runaway:{report_id}"):
-            wrong[report_id] = (attempts, retried)
+        if (problem := deleted_problem(report_id, tally)) is not None:
+            wrong[report_id] = problem
     if wrong:
-        report_id, (attempts, retried) = next(iter(wrong.items()))
-        said = "no job ran" if attempts == 0 else f"its job was retried {retried} times"
+        report_id, problem = next(iter(wrong.items()))
         env.note(
-            "deleted_errors",
-            f"report {report_id} was deleted before its job ran, and {said} — a report that is "
-            "gone will not come back: return without retrying",
+            "deleted_errors", f"report {report_id} was deleted before its job ran, and {problem}"
         )
         first = tally.get("first_error")
-        if retried and first:
+        if tally.peak(f"retried:{report_id}") and first:
             env.note("deleted_errors", f"the job raised: {first.decode()}")
     return len(wrong)
+
+
+def deleted_problem(report_id: int, tally: Tally) -> str | None:
+    if not tally.count(f"attempt:{report_id}"):
+        return "no job ran for it"
+    if stored(tally, report_id):
+        return (
+            "its file was uploaded all the same — load the report by id in the job, and do "
+            "nothing when it is gone"
+        )
+    if retried := tally.peak(f"retried:{report_id}"):
+        return (
+            f"its job was retried {retried} times — a report that is gone will not come back: "
+            "return without retrying"
+        )
+    return None
 
 
 def callback_errors(
@@ -295,13 +312,16 @@ def unmarked(run: Run, report_id: int) -> str:
     }
     ran = run.tally.count(f"callback:{report_id}")
     if ran:
-        first = run.tally.get("first_error")
         names = ", ".join(callbacks) or "your failure callback"
-        return (
-            f"{names} ran {ran} time(s) for it and did not leave it marked failed — set "
-            'status = "failed" and commit'
-            + (f" (first unexpected error: {first.decode()})" if first else "")
-        )
+        said = f"{names} ran {ran} time(s) for it and did not leave it marked failed"
+        error = run.tally.get("first_callback_error")
+        if error is None:
+            return f'{said} — set status = "failed" and commit'
+        said = f"{said}: {error.decode()}"
+        if b"TypeError" in error:
+            kind = next(iter(callbacks.values()), "")
+            return f"{said} — dramatiq calls {SIGNATURES.get(kind, SIGNATURES[''])}"
+        return said
     if callbacks:
         name, option = next(iter(callbacks.items()))
         return f'{option}="{name}" is declared, but {name} never ran for it'

@@ -37,7 +37,18 @@ def placeholder_broker() -> None:
 
 
 def actors_of(module: ModuleType) -> list[dramatiq.Actor[Any, Any]]:
-    return [value for value in vars(module).values() if isinstance(value, dramatiq.Actor)]
+    """The module's actors: decorated functions, class-based ones (GenericActor keeps its
+    actor in `__actor__`), and any other actor whose function the module defines (kept
+    in a dict, a class attribute …) on the broker it was declared on."""
+    found: dict[str, dramatiq.Actor[Any, Any]] = {}
+    for value in vars(module).values():
+        actor = getattr(value, "__actor__", value) if not isinstance(value, type) else value
+        if isinstance(actor, dramatiq.Actor):
+            found.setdefault(actor.actor_name, actor)
+    for actor in dramatiq.get_broker().actors.values():
+        if getattr(actor.fn, "__module__", None) == module.__name__:
+            found.setdefault(actor.actor_name, actor)
+    return list(found.values())
 
 
 def is_callback(message: Any) -> bool:
@@ -106,8 +117,9 @@ class Recorder(Middleware):
         if exception is None or isinstance(exception, NetworkError):
             return
         self.tally.incr("unexpected_errors")
-        if self.tally.get("first_error") is None:
-            self.tally.put("first_error", self.describe(message, exception).encode())
+        first = "first_callback_error" if is_callback(message) else "first_error"
+        if self.tally.get(first) is None:
+            self.tally.put(first, self.describe(message, exception).encode())
 
     def after_nack(self, broker: Any, message: Any) -> None:
         if not is_callback(message):
@@ -147,12 +159,14 @@ class RecordedDelays:
 
     def enqueue(self, message: Any, *, delay: int | None = None) -> Any:
         retries = int(message.options.get("retries") or 0)
-        if delay is not None and retries:
+        job = not is_callback(message)  # a callback's own retries are not the job's policy
+        if delay is not None and retries and job:
             self.tally.maximum("retry_delay_ms", int(delay))
             self.tally.incr("retries")
         if retries > RUNAWAY_RETRIES:
-            self.tally.incr(f"runaway:{report_id_of(message)}")
-            self.tally.incr("runaway_retries")
+            if job:
+                self.tally.incr(f"runaway:{report_id_of(message)}")
+                self.tally.incr("runaway_retries")
             return message  # dropped: the attempt it follows is acked, the queue drains
         capped = None if delay is None else min(delay, REAL_DELAY_CAP_MS)
         return super().enqueue(message, delay=capped)  # type: ignore[misc]

@@ -3,7 +3,7 @@ import math
 import pytest
 
 from perfkata.bench.scaling import fit
-from perfkata.bench.stats import MedianCI, median_rank_bounds
+from perfkata.bench.stats import MedianCI, PairedRatios, median_rank_bounds
 
 
 @pytest.mark.parametrize(
@@ -40,3 +40,14 @@ def test_growth_fit_finds_the_slope_of_an_n_plus_one():
 def test_growth_fit_describes_a_flat_count_by_its_ends():
     assert fit([50, 200, 800], [2, 2, 3]).describe() == "2 → 3"
     assert fit([50, 200, 800], [4, 4, 4]).describe() == "4"
+
+
+def test_paired_ratios_divide_each_round_by_the_same_rounds_reference():
+    # Given two rounds where the machine slowed the second, for both solutions alike
+    ratios = PairedRatios.of([4.0, 2.0, 4.0, 2.0, 4.0, 2.0], [8.0, 4.0, 8.0, 4.0, 8.0, 4.0])
+    # Then the per-round quotient is steady even though each side moved by 2x
+    assert set(ratios.relative.samples) == {0.5}
+    assert ratios.relative.low == ratios.relative.high == 0.5
+    # And the spread (the machine's noise) is read from the reference's own ratios
+    # (median 6: half the rounds log(8/6) away, half log(6/4))
+    assert ratios.spread == pytest.approx((math.log(8 / 6) + math.log(6 / 4)) / 2)

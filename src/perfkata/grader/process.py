@@ -31,6 +31,29 @@ from perfkata.isolation import worker_environment
 DEFAULT_TIMEOUT = 120.0
 DEFAULT_MEMORY_LIMIT = 2 * 1024**3
 _FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+) in (?P<func>\S+)')
+_SIZE = re.compile(r"^perfkata: working at N=(\d+)$", re.MULTILINE)
+_DUMP = re.compile(r"^(?:Current thread|Thread) 0x[0-9a-f]+ \(most recent call first\):$", re.M)
+# Frames inside these mean the code was talking to its database or broker: progress.
+_TALKING = ("/sqlalchemy/", "/sqlite3/", "/psycopg/", "/redis/", "/dramatiq/")
+
+
+def still_working(stderr: str) -> bool:
+    """From the last two faulthandler dumps: was the code talking to the database (or
+    broker), or did its chain of calls change between them? A loop that never ends
+    shows the same functions both times and no I/O."""
+    dumps = _DUMP.split(stderr)[1:]
+    if len(dumps) < 2:
+        return False
+    last = dumps[-2:]
+    if any(
+        part in match["file"]
+        for dump in last
+        for match in _FRAME.finditer(dump)
+        for part in _TALKING
+    ):
+        return True
+    calls = [[(m["file"], m["func"]) for m in _FRAME.finditer(dump)] for dump in last]
+    return calls[0] != calls[1]
 
 
 def _fence(memory: int, processes: int | None) -> Callable[[], None]:
@@ -142,19 +165,38 @@ class WorkerProcess:
         return self._stderr.read().decode("utf-8", "replace")
 
     def _raise_timeout(self, timeout: float) -> None:
-        # Ask faulthandler (installed in the worker) to dump every thread's stack, then kill.
+        # Ask faulthandler (installed in the worker) for two dumps of every thread's stack
+        # a moment apart, then kill: where it was, and whether it was still moving.
         if self._proc.poll() is None:
-            self._proc.send_signal(signal.SIGUSR1)
-            time.sleep(0.3)
+            for _ in range(2):
+                self._proc.send_signal(signal.SIGUSR1)
+                time.sleep(0.3)
         self.kill()
         where = self._stuck_at()
         at = f" It was running {where[0]}:{where[1]} (in {where[2]})." if where else ""
+        size = self._working_size()
+        if still_working(self.stderr_text()):
+            n = f" at N={size}" if size else ""
+            raise LearnerCodeError(
+                f"{self.who} did not finish within {timeout:g} s{n}: too slow for the timeout"
+                f"{n}, not stuck — it was still working (issuing SQL statements, or moving "
+                f"from call to call).{at}",
+                file=where[3] if where else None,
+                line=where[1] if where else None,
+                hint="Make it faster at this size (the counted checks say where the time "
+                "goes), or raise the limit with --timeout.",
+            )
         raise LearnerCodeError(
             f"{self.who} did not finish within {timeout:g} s.{at}",
             file=where[3] if where else None,
             line=where[1] if where else None,
             hint="Look for a loop that never ends, or raise the limit with --timeout.",
         )
+
+    def _working_size(self) -> str | None:
+        """The dataset size the worker said it was at (a line it writes to stderr)."""
+        found = _SIZE.findall(self.stderr_text())
+        return found[-1] if found else None
 
     def _stuck_at(self) -> tuple[str, int, str, str] | None:
         files = LearnerFiles([str(self.solution)])

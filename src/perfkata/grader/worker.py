@@ -147,6 +147,7 @@ def measure_size(
     state: WorkerState, size: int, seed: int, memory_seed: int | None
 ) -> dict[str, Any]:
     kata, _, engine = state.ready()
+    say_size(size)
     rebuild(state, size, seed)
     queries, lazy, eager = QueryProbe(), LazyLoadProbe(), UnusedEagerProbe()
     ctx = ProbeContext(engine, kata.models, state.files)
@@ -162,6 +163,11 @@ def measure_size(
     if memory_seed is not None:
         counters["peak_bytes"], reply["memory"] = measure_memory(state, memory_seed)
     return reply
+
+
+def say_size(size: int) -> None:
+    """Told on stderr, so a timeout can say at which size the code was too slow."""
+    print(f"perfkata: working at N={size}", file=sys.stderr, flush=True)
 
 
 def plain(state: WorkerState, output: Any) -> Any:
@@ -248,6 +254,7 @@ def op_sample(state: WorkerState, req: dict[str, Any]) -> dict[str, Any]:
     rotated = bool(req.get("rotated"))  # the parent changes the data between samples
     workload = timed_workload(kata, kind)
     if state.timing_env is None:  # the services, opened once and kept warm
+        say_size(kata.timed_size)
         state.timing_env = state.timing_services.enter_context(state.services())
     if state.dataset != wanted or kata.mutates_data:
         rebuild(state, *wanted, keep=rotated)  # untimed

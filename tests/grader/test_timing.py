@@ -1,0 +1,141 @@
+"""The timing loop and its verdicts, on injected samples: no clock is read, so every
+assertion holds on any machine, however busy."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+from perfkata.bench.thresholds import Outcome
+from perfkata.grader.results import Measurement
+from perfkata.grader.rubric import evaluate_check
+from perfkata.grader.timing import TimingPlan, comparisons, measure
+from perfkata.katas.base import Check
+
+SPEEDUP = Check.of("speedup", "speed-up vs starter", "speedup", ">=0.4*ref & >=2", 10, "fix")
+THREADS = Check.of("throughput", "4 threads vs 1", "ratio:one/four", ">=0.6*ref & >=1.5", 10, "x")
+PLAN = TimingPlan(min_rounds=6, max_rounds=20)
+
+
+@dataclass(frozen=True)
+class FakeKata:
+    rubric: tuple[Check, ...]
+
+
+def fixed_seconds(table: dict[tuple[str, str], float]):
+    """A sampler that answers from a table and logs each call."""
+    calls: list[tuple[str, str]] = []
+
+    def sample(variant: str, kind: str) -> float:
+        calls.append((variant, kind))
+        return table[variant, kind]
+
+    return sample, calls
+
+
+def jittered(table: dict[tuple[str, str], float], factors: list[float]):
+    """Every call's seconds times the next factor, cycling: a machine that wobbles."""
+    cycle = itertools.cycle(factors)
+
+    def sample(variant: str, kind: str) -> float:
+        return table[variant, kind] * next(cycle)
+
+    return sample
+
+
+def learner_measurement() -> Measurement:
+    return Measurement("learner", {800: {}}, [])
+
+
+def test_a_clear_speedup_stops_at_the_fewest_rounds():
+    # Given a learner as fast as the reference, both 10x faster than the starter
+    table = {("starter", "timed"): 1.0, ("learner", "timed"): 0.1, ("reference", "timed"): 0.1}
+    sample, calls = fixed_seconds(table)
+    # When timed
+    result = measure(FakeKata((SPEEDUP,)), sample, PLAN, seed=1)
+    # Then six rounds decide it (sequential stopping), three samples each, and it passes
+    assert result.rounds == 6 and len(calls) == 18
+    assert SPEEDUP.threshold.judge(result.ratios["speedup"]) is Outcome.PASS
+
+
+def test_a_case_too_close_to_call_runs_to_the_cap_and_stays_inconclusive():
+    # Given a learner at 0.4x the reference's speed-up, on a machine wobbling ±20 %
+    table = {("starter", "timed"): 1.0, ("learner", "timed"): 0.25, ("reference", "timed"): 0.1}
+    sample = jittered(table, [1.0, 1.2, 0.8, 1.1, 0.9, 1.25, 0.85])
+    # When timed
+    result = measure(FakeKata((SPEEDUP,)), sample, PLAN, seed=2)
+    # Then it never stopped early, and the verdict is neither pass nor fail
+    assert result.rounds == PLAN.max_rounds
+    assert SPEEDUP.threshold.judge(result.ratios["speedup"]) is Outcome.INCONCLUSIVE
+
+
+def test_a_slow_learner_fails_when_the_reference_clears_its_floor():
+    # Given the starter's speed: a learner that did not fix anything
+    table = {("starter", "timed"): 1.0, ("learner", "timed"): 1.0, ("reference", "timed"): 0.1}
+    sample, _ = fixed_seconds(table)
+    result = measure(FakeKata((SPEEDUP,)), sample, PLAN, seed=3)
+    # Then it fails, quickly, and the message is the check's advice, not the machine
+    check = evaluate_check(SPEEDUP, learner_measurement(), learner_measurement(), result)
+    assert result.rounds == 6 and check.outcome is Outcome.FAIL
+    assert not any("too busy" in d.message for d in check.diagnostics)
+
+
+def test_when_the_reference_misses_its_floor_a_slow_learner_is_inconclusive_not_failed():
+    # Given a machine so busy that the reference itself shows only 1.5x (floor: 2x)
+    table = {("starter", "timed"): 0.15, ("learner", "timed"): 0.15, ("reference", "timed"): 0.1}
+    sample, _ = fixed_seconds(table)
+    result = measure(FakeKata((SPEEDUP,)), sample, PLAN, seed=4)
+    # When judged
+    check = evaluate_check(SPEEDUP, learner_measurement(), learner_measurement(), result)
+    # Then the machine is blamed, never the learner, and the reference's figure is shown
+    assert check.outcome is Outcome.INCONCLUSIVE and check.points == 0
+    busy = check.diagnostics[0].message
+    assert "reference solution itself reached only 1.5×" in busy and "grade again" in busy
+
+
+def test_a_ratio_check_times_two_workloads_of_each_solution_in_the_same_rounds():
+    # Given a throughput check (one thread vs four) beside the speed-up
+    table = {
+        ("starter", "timed"): 1.0,
+        ("learner", "timed"): 0.1,
+        ("reference", "timed"): 0.1,
+        ("learner", "one"): 0.8,  # serialised: four threads do not help
+        ("learner", "four"): 0.8,
+        ("reference", "one"): 0.8,
+        ("reference", "four"): 0.25,
+    }
+    sample, calls = fixed_seconds(table)
+    kata = FakeKata((SPEEDUP, THREADS))
+    result = measure(kata, sample, PLAN, seed=5)
+    # Then every round took all seven samples, the starter never ran the thread workloads
+    assert len(calls) == 7 * result.rounds
+    assert ("starter", "one") not in calls
+    # And the serialised learner fails throughput while passing the speed-up
+    assert THREADS.threshold.judge(result.ratios["throughput"]) is Outcome.FAIL
+    assert SPEEDUP.threshold.judge(result.ratios["speedup"]) is Outcome.PASS
+    assert [c.check.id for c in comparisons(kata)] == ["speedup", "throughput"]
+
+
+def test_a_solution_and_its_reference_are_sampled_back_to_back_in_either_order():
+    # Given one workload timed for both solutions
+    table = {("starter", "timed"): 1.0, ("learner", "timed"): 0.1, ("reference", "timed"): 0.1}
+    sample, calls = fixed_seconds(table)
+    measure(FakeKata((SPEEDUP,)), sample, TimingPlan(min_rounds=12, max_rounds=12), seed=6)
+    rounds = [calls[i : i + 3] for i in range(0, len(calls), 3)]
+    # Then each round has each solution once, and the orders vary from round to round
+    assert all(sorted(v for v, _ in r) == ["learner", "reference", "starter"] for r in rounds)
+    assert len({tuple(v for v, _ in r) for r in rounds}) > 2
+
+
+def test_the_reference_speedup_is_shown_beside_the_learners():
+    table = {("starter", "timed"): 1.0, ("learner", "timed"): 0.2, ("reference", "timed"): 0.1}
+    sample, _ = fixed_seconds(table)
+    result = measure(FakeKata((SPEEDUP,)), sample, PLAN, seed=7)
+    check = evaluate_check(SPEEDUP, learner_measurement(), learner_measurement(), result)
+    assert (check.yours, check.reference) == ("5.0× [5.0–5.0]", "10.0× [10.0–10.0]")
+    assert check.threshold == ">=0.4×ref (= 4.0×) & >=2×"
+
+
+def test_no_timing_leaves_the_check_not_run():
+    check = evaluate_check(SPEEDUP, learner_measurement(), learner_measurement(), None)
+    assert check.outcome is Outcome.NOT_RUN

@@ -71,6 +71,11 @@ CORRECT = [
     "raw_sql_text.py",  # two text() queries, groupby in Python
     "joined_everything.py",  # joinedload for all, the collection too, .unique()
     "quadratic_join.py",  # loads right (4 statements) but joins in O(posts x comments)
+    "identity_map_priming.py",  # flat queries, set_committed_value, identity-map lookups
+    "raiseload_guard.py",  # joinedload everything plus raiseload("*")
+    "load_only_lean.py",  # the reference's loaders narrowed with load_only
+    "class_renderer_get.py",  # a renderer class; Session.get answered by the identity map
+    "contains_eager_outer_joins.py",  # explicit LEFT JOINs, aliased users, contains_eager
 ]
 
 
@@ -120,6 +125,50 @@ def test_a_quadratic_python_join_is_told_the_queries_are_fine():
 def test_no_python_time_advice_while_queries_run_per_post():
     diagnostics = graded("partial_authors.py").measurements["learner"].diagnostics
     assert [d for d in diagnostics if d.metric == "speedup"] == []
+
+
+def test_hand_batches_of_ten_grow_with_n_and_name_the_loop():
+    result = graded("batch_per_10.py")
+    assert failed(result) == {"statements-flat"}
+    assert any(
+        m.startswith("the same statement ran 80 times at batch_per_10.py:27")
+        for m in messages(result)
+    )
+
+
+def test_a_chained_n_plus_one_names_the_nested_relationship_and_its_option():
+    result = graded("chained_n_plus_one.py")
+    assert "no-lazy-loads" in failed(result)
+    assert any(
+        m.startswith("N+1: Comment.author lazily loaded")
+        and "chained_n_plus_one.py:33" in m
+        and m.endswith("joinedload(Comment.author))")
+        for m in messages(result)
+    )
+
+
+def test_a_lazy_load_inside_a_helper_is_found_at_the_helpers_line():
+    # Few categories: statements look almost flat, the lazy loads do not
+    result = graded("lazy_in_helper.py")
+    assert failed(result) == {"no-lazy-loads"}
+    assert (
+        "N+1: Post.category lazily loaded 8 times at lazy_in_helper.py:21 — add "
+        ".options(joinedload(Post.category))" in messages(result)
+    )
+
+
+def test_a_page_memoised_per_database_and_count_fails_the_gate():
+    # Given a memo keyed by the database URL and the post count, right for each fresh database
+    result = graded("module_memo.py")
+    # Then a run on changed data of the same size catches it: a wrong answer, score 0
+    assert failed(result) == {"correct"} and result.score == 0
+    assert messages(result)[0].startswith("wrong output: returned a result memoised")
+
+
+def test_an_inner_join_that_drops_posts_without_comments_fails_the_gate():
+    result = graded("inner_join_eager.py")
+    assert result.gate_failed and result.score == 0
+    assert messages(result)[0].startswith("wrong output: at size 50")
 
 
 def test_query_loop_without_relationships_is_caught_by_counting():

@@ -101,11 +101,15 @@ def python_time_diagnostic(
     return [
         Diagnostic(
             "speedup",
-            f"the queries are not what is slow ({probe.statements} statements, none repeated "
-            "per row, no lazy loads): the time goes in the code around them — "
+            f"the queries are not what is slow ({plural(probe.statements, 'statement')}, "
+            "none repeated per row, no lazy loads): the time goes in the code around them — "
             "`perfkata profile` names your hottest line",
         )
     ]
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def query_diagnostics(probe: QueryProbe, size: int, lazy_lines: set[int]) -> list[Diagnostic]:

@@ -208,10 +208,10 @@ class LoaderNote:
     instead: str  # the option that loads it in its parent's query
 
     def message(self) -> str:
-        trips = "round trip" if self.statements == 1 else "round trips"
+        one = self.statements == 1
         return (
             f"{self.relationship} is many-to-one and {self.loader} loaded it in "
-            f"{self.statements} extra {'statement' if self.statements == 1 else 'statements'}: "
+            f"{self.statements} extra {'statement' if one else 'statements'}: "
             f"{self.instead} would fetch it with its parent's rows and save "
-            f"{self.statements} {trips}"
+            f"{self.statements} {'round trip' if one else 'round trips'}"
         )

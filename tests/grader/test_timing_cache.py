@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from perfkata.grader.counter_cache import CounterCache
+from perfkata.grader.grade import GradeOptions, needed
 
 PARTS = {"kata": "k", "sizes": [50, 800], "memory_sizes": [800], "backend": "sqlite"}
 
@@ -61,3 +65,22 @@ def test_the_learners_worker_cannot_open_the_cache(tmp_path):
     # Then it is refused
     assert done.returncode != 0 and "cache is off limits" in done.stderr
     assert Path(tmp_path / "entry.json").read_text() == "{}"
+
+
+@dataclass
+class Store:
+    found: dict
+
+
+@pytest.mark.parametrize(
+    ("timing", "cached", "started"),
+    [
+        (True, {"reference": 1, "starter": 1}, ["starter", "learner", "reference"]),
+        (False, {}, ["learner", "reference"]),
+        (False, {"reference": 1}, ["learner"]),
+    ],
+)
+def test_only_the_workers_a_grade_needs_are_started(timing, cached, started):
+    # Timing needs all three; without it the starter is never needed, the reference
+    # only when its counters are not cached
+    assert needed(GradeOptions(timing=timing), Store(cached)) == started  # type: ignore[arg-type]

@@ -88,9 +88,7 @@ def grade(kata: Kata, learner: Path, options: GradeOptions) -> GradeResult:
         check_redis_reachable(options.redis_url)
     paths = solution_paths(kata, learner)
     store = Counted(kata, paths, options, seed)
-    # Starter and reference are started only to be timed, or counted when not cached.
-    variants = [v for v in VARIANTS if v == "learner" or options.timing or v not in store.found]
-    with worker_pool(kata, paths, options, variants) as workers:
+    with worker_pool(kata, paths, options, needed(options, store)) as workers:
         measurements = measure_all(kata, workers, seed, options.progress, store)
         result = judged(kata, learner, seed, backend, measurements, None, options)
         if options.timing and measurements["learner"].correct:
@@ -101,6 +99,15 @@ def grade(kata: Kata, learner: Path, options: GradeOptions) -> GradeResult:
                 timing = None
             result = judged(kata, learner, seed, backend, measurements, timing, options)
     return result
+
+
+def needed(options: GradeOptions, store: Counted) -> list[str]:
+    """All three are timed; without timing, the learner and — unless its counters are
+    cached — the reference: the rubric never reads the starter's counters (bench's
+    side by side does, and bench always times)."""
+    if options.timing:
+        return list(VARIANTS)
+    return ["learner"] + ([] if "reference" in store.found else ["reference"])
 
 
 class StaleAnswer(Exception):
@@ -312,6 +319,8 @@ def measure_all(
     measurements = dict(found)
     for variant in counting:
         measurements[variant] = to_measurement(kata, variant, replies[variant], seed, datasets)
+    if "starter" not in measurements:  # not needed by the rubric: an empty placeholder
+        measurements["starter"] = Measurement("starter", {s: {} for s in kata.sizes}, [])
     for variant in ("starter", "reference"):
         if not measurements[variant].correct:
             raise InternalError(
@@ -340,18 +349,19 @@ def to_measurement(
     kata: Kata, label: str, reply: dict[str, Any], seed: int, datasets: Datasets
 ) -> Measurement:
     counters, mismatch = {}, None
+    worded = kata.extras.get("verify_words_itself", False)  # a whole sentence, said as is
     for entry in reply["sizes"]:
         size = entry["size"]
         counters[size] = entry["counters"]
         difference = kata.verify(datasets(size, seed), entry["output"])
         if difference and mismatch is None:
-            mismatch = f"at size {size}, {difference}"
+            mismatch = difference if worded else f"at size {size}, {difference}"
         if "memory" in entry and mismatch is None:
             mismatch = memory_mismatch(kata, size, seed, entry["memory"], datasets)
     diagnostics = [Diagnostic.from_dict(d) for d in reply["sizes"][-1]["diagnostics"]]
     if mismatch:
         gate = next((c.metric for c in kata.rubric if c.gate), "correct")
-        diagnostics.insert(0, Diagnostic(gate, f"wrong output: {mismatch}"))
+        diagnostics.insert(0, Diagnostic(gate, mismatch if worded else f"wrong output: {mismatch}"))
     return Measurement(label, counters, diagnostics, mismatch)
 
 

@@ -85,10 +85,10 @@ def survivors(data: CleanupData, now: datetime = NOW) -> dict[str, set[int]]:
     }
 
 
-def on_boundary(data: CleanupData, now: datetime = NOW) -> dict[str, int]:
+def on_boundary(data: CleanupData, now: datetime = NOW) -> dict[str, set[int]]:
     """Rows exactly on each rule's line, for a sharper diagnostic when they go wrong."""
     return {
-        "sessions": sum(1 for s in data.sessions if s["expires_at"] == now),
-        "uploads": sum(1 for u in data.uploads if u["deleted_at"] == now - RETENTION),
-        "audit": 0,
+        "sessions": {s["id"] for s in data.sessions if s["expires_at"] == now},
+        "uploads": {u["id"] for u in data.uploads if u["deleted_at"] == now - RETENTION},
+        "audit": set(),
     }

@@ -3,9 +3,10 @@ the middle of a job, and two schedulers firing the same slot at once."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
@@ -13,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 from sqlalchemy import event, func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from perfkata.bench.together import release_together, release_together_in_processes
@@ -65,16 +67,20 @@ def required_times(job: str) -> list[datetime]:
     return times
 
 
+_CRON_TZ = re.compile(r"^\s*(?:CRON_TZ|TZ)=(\S+)\s+(.*)$")
+
+
 def parse_entry(entry: Any) -> tuple[str, str]:
-    """A SCHEDULES value is "cron" (UTC) or ("cron", "Area/City")."""
+    """A SCHEDULES value is "cron" (UTC), ("cron", "Area/City") — the zone may also be a
+    tzinfo with a key (ZoneInfo, pytz) — or cronie's "CRON_TZ=Area/City cron"."""
     if isinstance(entry, str):
-        return entry, "UTC"
-    if (
-        isinstance(entry, tuple | list)
-        and len(entry) == 2
-        and all(isinstance(x, str) for x in entry)
-    ):
-        return entry[0], entry[1]
+        prefixed = _CRON_TZ.match(entry)
+        return (prefixed[2], prefixed[1]) if prefixed else (entry, "UTC")
+    if isinstance(entry, tuple | list) and len(entry) == 2 and isinstance(entry[0], str):
+        zone = entry[1] if isinstance(entry[1], str) else getattr(entry[1], "key", None)
+        zone = zone or getattr(entry[1], "zone", None)  # pytz names it .zone
+        if isinstance(zone, str):
+            return entry[0], zone
     raise TypeError(f"{entry!r} is neither a cron string nor a (cron, time zone) pair")
 
 
@@ -101,11 +107,12 @@ def schedule(module: ModuleType, env: RunEnv) -> None:
 def schedule_problem(job: str, entry: Any, words: str) -> str | None:
     if entry is None:
         return f"SCHEDULES has no entry for {job!r}; it must run {words}"
+    zone = "UTC"
     try:
         expression, zone = parse_entry(entry)
         got = fire_times(expression, zone)
     except ZoneInfoNotFoundError:  # a KeyError, so caught first
-        return f"SCHEDULES[{job!r}] names an unknown time zone {entry[1]!r}; try {BERLIN!r}"
+        return f"SCHEDULES[{job!r}] names an unknown time zone {zone!r}; try {BERLIN!r}"
     except (ValueError, KeyError, TypeError) as exc:
         return f"SCHEDULES[{job!r}] = {entry!r} is not a cron expression: {exc}"
     return first_wrong_fire(job, entry, words, got, required_times(job))
@@ -175,55 +182,129 @@ def crash(module: ModuleType, env: RunEnv) -> None:
     """Kill expire_sessions a third of the way through, then run it again."""
     data = generate(env.size, env.seed)
     to_delete = len(data.sessions) - len(survivors(data)["sessions"])
-    disarm = crash_when(env, to_delete // 3)
+    disarm, crashed = crash_when(env, to_delete // 3), False
     try:
         with Session(env.engine) as session:
             module.expire_sessions(session, NOW)
     except Crash:
-        pass
+        crashed = True
     finally:
         disarm()
     with Session(env.engine) as session:
         left = session.scalar(select(func.count()).where(UserSession.expires_at <= NOW)) or 0
     env.record("crash_kept_rows", to_delete - left)
     if to_delete - left == 0:
-        env.note(
-            "crash_kept_rows",
-            f"killed after deleting {to_delete // 3} of {to_delete} "
-            "expired sessions, the job kept none of its work: nothing had been committed",
-        )
+        env.note("crash_kept_rows", nothing_kept(to_delete, crashed))
     with Session(env.engine) as session:
         module.expire_sessions(session, NOW)
     left_ids = remaining(env.engine)["sessions"]
     wrong = int(left_ids != fingerprint(survivors(data)["sessions"]))
     env.record("crash_rerun_wrong", wrong)
-    if wrong:
+    if wrong and crashed:
         env.note("crash_kept_rows", "after the crash, running the job again did not finish it")
+
+
+def nothing_kept(to_delete: int, crashed: bool) -> str:
+    """Why no deletion survived: the kill undid uncommitted work, or the job never got
+    as far as the kill point (it deleted nothing at all)."""
+    if crashed:
+        return (
+            f"killed after deleting {to_delete // 3} of {to_delete} expired sessions, the "
+            "job kept none of its deletions: nothing had been committed"
+        )
+    return (
+        f"the job was to be killed after {to_delete // 3} of {to_delete} deletions, but it "
+        "deleted no expired session at all, so there was nothing to keep (see the rows "
+        "left, above)"
+    )
 
 
 CLAIMED_JOBS = ("expire_sessions", "purge_uploads")
 
 
+@dataclass
+class ClaimTally:
+    """Slots raced, and how many ran twice or never, by threads and by processes."""
+
+    slots: int = 0
+    twice: dict[str, int] = field(default_factory=lambda: {"threads": 0, "processes": 0})
+    never: int = 0
+
+    def add(self, granted: int, by: str) -> None:
+        self.slots += 1
+        self.twice[by] += granted > 1
+        self.never += granted == 0
+
+    @property
+    def errors(self) -> int:
+        return sum(self.twice.values()) + self.never
+
+
 def claims(module: ModuleType, env: RunEnv) -> None:
     """Two schedulers fire each slot at the same instant: one run per slot. Three slots per
-    job race two threads, a fourth races two forked processes."""
+    job race two threads, a fourth races two forked processes; then, claiming in the
+    database, a scheduler that lost a slot claims the next one on the same session."""
     # Fresh slots on every run, even on a shared Redis whose claims from earlier grades
     # live on for their TTL: OS entropy, so no seeding of `random` can repeat an offset.
     offset = timedelta(weeks=1 + secrets.randbelow(300_000))
-    double, missed, slots = 0, 0, 0
+    tally = ClaimTally()
     for job in CLAIMED_JOBS:
         for index, slot in enumerate(required_times(job)[:4]):
-            granted = race(module, env, job, slot + offset, processes=index == 3)
-            double += granted > 1
-            missed += granted == 0
-            slots += 1
-    env.record("claim_errors", double + missed)
-    if double or missed:
-        env.note(
-            "claim_errors",
-            f"of {slots} slots fired by two schedulers at once (threads, then processes), "
-            f"{double} ran twice and {missed} never ran",
+            by = "processes" if index == 3 else "threads"
+            tally.add(race(module, env, job, slot + offset, processes=by == "processes"), by)
+    redis_client = env.services["redis"]
+    if tally.errors:
+        env.note("claim_errors", claims_said(tally, redis_client is not None))
+    reuse = None if redis_client is not None else loser_claims_again(module, env, offset)
+    if reuse:
+        env.note("claim_errors", reuse)
+    env.record("claim_errors", tally.errors + bool(reuse))
+
+
+def claims_said(tally: ClaimTally, on_redis: bool) -> str:
+    """What went wrong in the races, and the fix that fits it."""
+    threads, processes = tally.twice["threads"], tally.twice["processes"]
+    said = (
+        f"of {tally.slots} slots fired by two schedulers at once (threads, then processes), "
+        f"{threads + processes} ran twice and {tally.never} never ran"
+    )
+    if threads:
+        step = (
+            "one SET key value NX EX ttl, not a GET then a SET"
+            if on_redis
+            else ("insert a unique JobRun row and treat the loser's IntegrityError as a no")
         )
+        return f"{said}: checking and claiming were two steps, both schedulers got in — {step}"
+    if processes:
+        return (
+            f"{said}: the claim held between threads of one process but not between two "
+            "processes — it lives in one process's memory; claim where every scheduler "
+            "sees it (a JobRun row, or Redis)"
+        )
+    return f"{said}: both schedulers were told no — only the loser may get False"
+
+
+def loser_claims_again(module: ModuleType, env: RunEnv, offset: timedelta) -> str | None:
+    """A scheduler keeps its session: after losing a slot it must still claim the next.
+    An IntegrityError left without session.rollback() makes that session unusable."""
+    slot = REQUIRED["purge_uploads"].first + offset - timedelta(weeks=1)
+    with Session(env.engine) as winner, Session(env.engine) as loser:
+        try:
+            module.claim(winner, None, "purge_uploads", slot)
+            lost = module.claim(loser, None, "purge_uploads", slot)
+            again = module.claim(loser, None, "purge_uploads", slot - timedelta(weeks=1))
+        except SQLAlchemyError as exc:
+            return (
+                "a scheduler that lost a slot could not claim the next one on the same "
+                f"session ({type(exc).__name__}): after the IntegrityError, call "
+                "session.rollback() before returning False"
+            )
+    if lost or not again:
+        return (
+            f"claiming one after the other on one session, a lost slot gave {lost!r} and "
+            f"the next free one {again!r}"
+        )
+    return None
 
 
 def race(module: ModuleType, env: RunEnv, job: str, slot: datetime, processes: bool) -> int:

@@ -14,6 +14,8 @@ from sqlalchemy import Delete, event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from perfkata.bench.probes.queries import is_transaction_control
+from perfkata.bench.sourceline import LearnerFiles, SourceLine
 from perfkata.katas.base import Backends, RunEnv
 from perfkata.katas.cleanup_cron.data import NOW
 from perfkata.katas.cleanup_cron.models import AuditLog, Upload, UserSession
@@ -47,21 +49,73 @@ def rows_deleted(clause: Any, result: Any) -> int:
 
 
 class DeleteWatcher:
-    """The most rows any one DELETE statement removed (a batch's size)."""
+    """What the jobs' statements looked like: the most rows one DELETE removed (a batch's
+    size), how many DELETEs ran and how (executemany runs one per parameter set), how
+    many other statements ran, and the learner's line of the first DELETE — so advice
+    about the statement count describes the code that ran, not a guess."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine, self.largest = engine, 0
+    def __init__(self, engine: Engine, files: LearnerFiles | None = None) -> None:
+        self.engine, self.files, self.largest = engine, files, 0
+        self.deletes = self.deleted_rows = self.through_executemany = self.others = 0
+        self.where: SourceLine | None = None
         self._lock = threading.Lock()
+        event.listen(engine, "before_cursor_execute", self._before)
         event.listen(engine, "after_execute", self._after)
+
+    def _before(
+        self, conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
+    ) -> None:
+        if is_transaction_control(statement):
+            return
+        runs = len(params) if many and isinstance(params, list | tuple) else 1
+        with self._lock:
+            if not statement.lstrip().upper().startswith("DELETE"):
+                self.others += runs
+                return
+            self.deletes += runs
+            self.through_executemany += runs if many else 0
+            if self.where is None and self.files is not None:
+                self.where = self.files.innermost_in_stack()
 
     def _after(
         self, conn: Any, clause: Any, multiparams: Any, params: Any, options: Any, result: Any
     ) -> None:
         runs = len(multiparams) if isinstance(multiparams, list | tuple) and multiparams else 1
+        rows = rows_deleted(clause, result)
         with self._lock:  # executemany: the rowcount is summed over its runs
-            self.largest = max(self.largest, -(-rows_deleted(clause, result) // runs))
+            self.largest = max(self.largest, -(-rows // runs))
+            self.deleted_rows += rows
+
+    def describe(self) -> str:
+        """One sentence on how the rows were deleted, with the advice that fits it."""
+        where = f" ({self.where.short()})" if self.where else ""
+        if not self.deletes:
+            return f"no DELETE statement ran; {self.others:,} other statements did"
+        per = self.deleted_rows / self.deletes
+        rows = "1 row" if round(per, 2) == 1 else f"{per:.3g} rows"
+        said = f"{self.deletes:,} DELETE statements{where} removed {rows} each on average"
+        if self.through_executemany > self.deletes / 2:
+            return (
+                f"{said}: executemany() runs its DELETE once per row — put a batch of ids "
+                "in one DELETE … WHERE id IN (…) instead"
+            )
+        if per < 2:
+            return (
+                f"{said}: one row per statement — delete a batch of ids with one "
+                "DELETE … WHERE id IN (…)"
+            )
+        if per < 20:
+            return (
+                f"{said}, at most {self.largest}: batches that small cost a statement every "
+                "few rows — use a few hundred ids (up to 1,000) per batch"
+            )
+        return (
+            f"{said} and {self.others:,} other statements ran; the DELETEs are batched, so "
+            "look for a statement that runs once per row (the repeated statement above)"
+        )
 
     def close(self) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._before)
         event.remove(self.engine, "after_execute", self._after)
 
 
@@ -86,10 +140,12 @@ def both_jobs(module: ModuleType, env: RunEnv) -> list[Any]:
 
 
 def run_jobs(module: ModuleType, env: RunEnv) -> dict[str, Any]:
-    watcher = DeleteWatcher(env.engine)
+    watcher = DeleteWatcher(env.engine, LearnerFiles([str(module.__file__)]))
     try:
         returned = both_jobs(module, env)
     finally:
         watcher.close()
     env.record("max_rows_per_delete", watcher.largest)
+    env.record("delete_statements", watcher.deletes)
+    env.note("statements", f"at {env.size:,} sessions, {watcher.describe()}")
     return {**remaining(env.engine), "returned": returned}

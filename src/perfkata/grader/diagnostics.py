@@ -80,7 +80,7 @@ def bypass_diagnostics(probe: QueryProbe, at_least: int) -> list[Diagnostic]:
             Diagnostic(
                 "statements",
                 f"the driver ran {count} statements at {where.short()} ({first_line}…) — "
-                "a query inside a loop; fetch the rows in one query",
+                f"{in_a_loop(first_line)}",
                 where.file,
                 where.line,
                 count,
@@ -108,6 +108,14 @@ def python_time_diagnostic(
     ]
 
 
+def in_a_loop(statement: str) -> str:
+    """The advice for a statement run once per row: a read is fetched in one query; a
+    DELETE, UPDATE or INSERT is sent once for a whole batch of rows."""
+    if statement.lstrip().upper().startswith(("DELETE", "UPDATE", "INSERT")):
+        return "a statement inside a loop; change a whole batch of rows with one statement"
+    return "a query inside a loop; fetch the rows in one query"
+
+
 def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
@@ -123,7 +131,7 @@ def query_diagnostics(probe: QueryProbe, size: int, lazy_lines: set[int]) -> lis
             Diagnostic(
                 "statements",
                 f"the same statement ran {count} times at {where.short()} ({first_line}…) — "
-                "a query inside a loop; fetch the rows in one query",
+                f"{in_a_loop(first_line)}",
                 where.file,
                 where.line,
                 count,

@@ -1,6 +1,7 @@
 """Each probe on the blog models, on SQLite and PostgreSQL: exact counts, one diagnostic
 per N+1 pattern, unused eager loading, and statements that bypass the ORM."""
 
+import gc
 import sqlite3
 import warnings
 from collections.abc import Callable
@@ -170,6 +171,36 @@ def test_allocation_probe_sees_the_objects_a_workload_builds(blog):
     memory = AllocationProbe()
     results = probed(blog, lambda s: [bytearray(1024) for _ in range(2000)], memory)
     assert results["peak_bytes"] >= 2000 * 1024
+
+
+class Cycle:
+    """Garbage the collector must find: a 10 KiB payload held in a reference cycle."""
+
+    def __init__(self) -> None:
+        self.me, self.payload = self, bytearray(10 * 1024)
+
+
+def statements_leaving_cycles(count: int) -> Callable[[Session], None]:
+    def body(session: Session) -> None:
+        for _ in range(count):
+            Cycle()  # dropped at once, alive only until a collection
+            session.execute(select(Post.id).limit(1)).all()
+
+    return body
+
+
+@pytest.mark.parametrize("db_url", [None])
+def test_allocation_probe_counts_what_is_alive_not_cycles_awaiting_collection(blog):
+    # Given workloads that drop a 10 KiB cycle before each of 20 or of 200 statements,
+    # and keep nothing (the garbage collector would let a few hundred cycles pile up)
+    gc.disable()  # as if the automatic collector happened not to run
+    try:
+        few = probed(blog, statements_leaving_cycles(20), AllocationProbe())["peak_bytes"]
+        many = probed(blog, statements_leaving_cycles(200), AllocationProbe())["peak_bytes"]
+    finally:
+        gc.enable()
+    # Then ten times the statements does not add ten times the garbage to the peak
+    assert many - few < 64 * 1024  # 180 more cycles would be 1.8 MiB
 
 
 @pytest.mark.parametrize(

@@ -39,7 +39,7 @@ def starter_statements(size: int) -> int:
 
 @pytest.mark.parametrize("size", KATA.sizes)
 def test_starter_is_correct_and_runs_one_query_per_post_and_user(load, size):
-    measured = measure_size(load("starter"), size, SEED, memory=False)
+    measured = measure_size(load("starter"), size, SEED, memory_seed=None)
     assert measured["output"] == data.expected_index(data.generate(size, SEED))
     assert measured["counters"]["statements"] == starter_statements(size)
     assert measured["counters"]["lazy_loads"] == starter_statements(size) - 1
@@ -47,7 +47,7 @@ def test_starter_is_correct_and_runs_one_query_per_post_and_user(load, size):
 
 @pytest.mark.parametrize("size", KATA.sizes)
 def test_reference_runs_one_query_plus_one_per_500_posts(load, size):
-    measured = measure_size(load("reference"), size, SEED, memory=False)
+    measured = measure_size(load("reference"), size, SEED, memory_seed=None)
     assert measured["output"] == data.expected_index(data.generate(size, SEED))
     assert measured["counters"]["statements"] == 1 + math.ceil(size / 500)
     assert measured["counters"]["lazy_loads"] == 0

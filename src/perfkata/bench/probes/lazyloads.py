@@ -9,7 +9,7 @@ Bullet's single-record rule: an object that cannot be part of an N+1 is never co
 one loaded alone (`Session.get`, `.one()`, `.first()` after `limit(1)`, a result of one
 row, a refresh after `commit()` expired it) or one the learner created and never loaded.
 It stays so when a later multi-row query returns it again (the identity map hands back the
-same object without loading it). Objects loaded by a lazy load itself are not exempt: a
+same object without loading it). Objects loaded through a relationship are not exempt: a
 post's single comment is still one link of the chain `post.comments -> comment.author`.
 """
 
@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.orm import Mapper, ORMExecuteState, RelationshipProperty, Session
 from sqlalchemy.orm.interfaces import MANYTOONE
+from sqlalchemy.orm.state import InstanceState
 
 from perfkata.bench.probes import Probe, ProbeContext
 from perfkata.bench.sourceline import SourceLine
@@ -99,6 +100,19 @@ def path_from(root: Mapper[Any], target: Mapper[Any]) -> list[RelationshipProper
     return []
 
 
+def _only_one_in_run(state: InstanceState[Any]) -> bool:
+    session = state.session
+    if session is None:
+        return True
+    found = 0
+    for other in session.identity_map.all_states():
+        if other.runid == state.runid and other.class_ is state.class_:
+            found += 1
+            if found > 1:
+                return False
+    return True
+
+
 class LazyLoadProbe(Probe):
     """Runs inside every ORM statement of an N+1 loop, so its hot path builds next to nothing:
     loads are counted per (relationship path, code object, line) in nested dicts, and the
@@ -114,40 +128,31 @@ class LazyLoadProbe(Probe):
         self._chains: dict[Any, tuple[RelationshipProperty[Any], ...]] = {}
         self._ctx: ProbeContext | None = None
         self._root: Mapper[Any] | None = None  # the entity of the first top-level query
-        # (load run, class) -> objects that run loaded; runs that were lazy loads themselves
-        self._loaded_in_run: Counter[tuple[int, type]] = Counter()
-        self._lazy_runs: set[int] = set()
+        # load run (SQLAlchemy's runid) -> whether it loaded one object of its class alone;
+        # settled at the first lazy load from that run (a scan of the identity map), so a
+        # solution without lazy loads pays nothing, and no listener runs per loaded row
+        self._alone_runs: dict[int, bool] = {}
         self.alone = 0  # relationship reads on objects that cannot cause an N+1
 
     def before(self, ctx: ProbeContext) -> None:
         self._ctx = ctx
         event.listen(Session, "do_orm_execute", self._on_execute)
-        event.listen(ctx.model_base, "load", self._on_load, propagate=True)
-        event.listen(ctx.model_base, "refresh", self._on_refresh, propagate=True)
 
     def after(self, ctx: ProbeContext) -> None:
         event.remove(Session, "do_orm_execute", self._on_execute)
-        event.remove(ctx.model_base, "load", self._on_load)
-        event.remove(ctx.model_base, "refresh", self._on_refresh)
 
-    def _on_load(self, target: Any, context: Any) -> None:
-        runid = context.runid
-        self._loaded_in_run[(runid, type(target))] += 1
-        if context.load_options._lazy_loaded_from is not None:
-            self._lazy_runs.add(runid)
-
-    def _on_refresh(self, target: Any, context: Any, attrs: Any) -> None:
-        self._on_load(target, context)
-
-    def loaded_alone(self, parent: Any) -> bool:
+    def loaded_alone(self, parent: InstanceState[Any]) -> bool:
         """Bullet's "impossible object": never loaded by a query (created by the learner),
-        or the only object of its class in the (non-lazy) query that last loaded it."""
+        or the only object of its class that the query which last loaded it returned."""
         runid = parent.runid
         if runid is None:
             return True
-        if runid in self._lazy_runs:
-            return False
-        return self._loaded_in_run.get((runid, parent.class_), 0) == 1
+        if len(parent.load_path) > 1:
+            return False  # loaded through a relationship: one link of a chain of loads
+        alone = self._alone_runs.get(runid)
+        if alone is None:
+            alone = self._alone_runs[runid] = _only_one_in_run(parent)
+        return alone
 
     def _on_execute(self, state: ORMExecuteState) -> None:
         if not state.is_select:  # an UPDATE/DELETE has no load options to read

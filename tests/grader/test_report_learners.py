@@ -34,6 +34,7 @@ CORRECT = [
     "on_failure_last_attempt.py",  # on_failure, acting only when no retry follows
     "dead_letter_middleware.py",  # a middleware marks dead-lettered reports failed
     "two_actors.py",  # store, then a second actor marks done
+    "correct_trace_args.py",  # (id, trace id) args; Core UPDATEs; explicit rollback
     "wrong_global_lock.py",  # serialised by a lock: only the timed throughput minds
 ]
 
@@ -53,6 +54,8 @@ WRONG = [
     ("wrong_callback_signature.py", {"dead-letter"}, "with (message_data, retry_info)"),
     ("callback_forgets_commit.py", {"dead-letter"}, "stayed 'pending'"),
     ("on_failure_every_attempt.py", {"dead-letter"}, "on_failure runs after every"),
+    ("emails_owner_after_upload.py", {"dead-letter"}, "raised on every attempt"),
+    ("emails_owner_after_upload.py", {"dead-letter"}, "AttributeError"),
 ]
 
 

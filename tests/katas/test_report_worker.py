@@ -116,4 +116,7 @@ def test_the_oracle_checks_content_and_that_done_means_stored():
     assert KATA.verify(dataset, {"files": {key: expected[key]}, "done": [1]}) is None
     wrong = {"files": {key: hashlib.sha256(b"nope").hexdigest()}, "done": [1]}
     assert "wrong content" in (KATA.verify(dataset, wrong) or "")
-    assert "never uploaded" in (KATA.verify(dataset, {"files": {}, "done": [2]}) or "")
+    assert "never uploaded" in (
+        KATA.verify(dataset, {"files": {key: expected[key]}, "done": [2]}) or ""
+    )
+    assert "no report's file was stored" in (KATA.verify(dataset, {"files": {}, "done": []}) or "")

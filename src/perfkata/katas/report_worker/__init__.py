@@ -23,12 +23,14 @@ from perfkata.katas.report_worker.workload import report_services, timed_request
 def verify_reports(dataset: data.ReportData, output: Any) -> str | None:
     """Every stored file is the right rendering of its report; "done" means stored."""
     expected = data.expected_files(dataset)
-    for key, digest in sorted(output.get("files", {}).items()):
-        if expected.get(key) != digest:
-            return f"{key} holds the wrong content: render the report with render_pdf(report)"
     for report_id in output.get("done", []):
         if data.file_key(report_id) not in output.get("files", {}):
             return f"report {report_id} is marked done, but its file was never uploaded"
+    if not output.get("files"):  # else "every stored file is right" holds of no file at all
+        return "no report's file was stored: render each report and upload it in the job"
+    for key, digest in sorted(output.get("files", {}).items()):
+        if expected.get(key) != digest:
+            return f"{key} holds the wrong content: render the report with render_pdf(report)"
     return None
 
 
@@ -134,11 +136,11 @@ KATA = define_kata(
             "deleted_errors",
             "==0",
             5,
-            "A report that is gone is neither stored nor retried: return, or fail without retrying.",
+            "A deleted report: store nothing and do not retry — return, or fail without a retry.",
         ),
         Check.of(
             "dead-letter",
-            "exhausted jobs not marked failed",
+            "reports wrongly or never marked failed",
             "callback_errors",
             "==0",
             5,

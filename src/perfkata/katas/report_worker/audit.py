@@ -334,6 +334,14 @@ def unmarked(run: Run, report_id: int) -> str:
 
 
 def wrongly_failed(run: Run, survivors: list[int]) -> str:
+    first = survivors[0]
+    if run.tally.count(f"dead:{first}"):  # the job itself kept failing after the upload
+        error = run.tally.get("first_error")
+        return (
+            f"report {first}'s file was stored, yet its job raised on every attempt until its "
+            f"retries ran out, and it was marked failed ({len(survivors)} such reports)"
+            + (f" — the first unexpected error: {error.decode()}" if error else "")
+        )
     kinds = {
         name: option
         for a in job_actors(run)

@@ -3,6 +3,7 @@ backends, the recorder's view of messages, retries that run at once while the de
 they asked for is kept, and the oracle."""
 
 import hashlib
+import math
 from types import SimpleNamespace
 
 import dramatiq
@@ -12,6 +13,7 @@ import redis
 from perfkata.katas.report_worker import KATA, data
 from perfkata.katas.report_worker.app import FaultPlan, NetworkError, Storage
 from perfkata.katas.report_worker.jobs import callback_kind, is_callback, new_broker, report_id_of
+from perfkata.katas.report_worker.policy import declared_policy
 from perfkata.katas.report_worker.store import MemoryTally, RedisTally
 from perfkata.katas.report_worker.workload import join_all
 
@@ -120,3 +122,44 @@ def test_the_oracle_checks_content_and_that_done_means_stored():
         KATA.verify(dataset, {"files": {key: expected[key]}, "done": [2]}) or ""
     )
     assert "no report's file was stored" in (KATA.verify(dataset, {"files": {}, "done": []}) or "")
+
+
+@pytest.fixture
+def policy_broker():
+    broker = new_broker(MemoryTally(), "reports.py", None)
+    dramatiq.set_broker(broker)
+    yield broker
+    broker.close()
+
+
+def declared(broker, **options):
+    """The policy of a throwaway actor declared with these options."""
+
+    @dramatiq.actor(actor_name=f"job_{len(broker.actors)}", **options)
+    def job(report_id):
+        pass
+
+    return declared_policy(job, broker, NetworkError("probe"))
+
+
+def test_retry_when_decides_the_policy_and_max_retries_is_ignored_beside_it(policy_broker):
+    # Given retry_when predicates with and without a bound, one beside max_retries=4
+    bounded = declared(policy_broker, retry_when=lambda n, e: n < 3)
+    unbounded = declared(policy_broker, max_retries=4, retry_when=lambda n, e: True)
+    # Then the bounded one allows 3 retries; the other never stops, whatever max_retries says
+    assert bounded.retries == 3
+    assert math.isinf(unbounded.retries) and "ignores max_retries=4" in unbounded.how
+
+
+def test_without_retry_when_max_retries_or_dramatiqs_default_decides(policy_broker):
+    assert declared(policy_broker, max_retries=2).retries == 2
+    assert declared(policy_broker).retries == 20
+    assert math.isinf(declared(policy_broker, max_retries=None).retries)
+
+
+def test_a_predicate_that_raises_is_reported_not_fatal(policy_broker):
+    def broken(retries, exc):
+        raise KeyError("oops")
+
+    policy = declared(policy_broker, retry_when=broken)
+    assert policy.retries == 0 and "raised KeyError" in policy.how

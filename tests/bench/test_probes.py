@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from sqlalchemy import ForeignKey, String, create_engine, delete, select, update
+from sqlalchemy import ForeignKey, String, create_engine, delete, event, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.engine.default import CACHE_HIT
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -390,13 +391,24 @@ def test_probed_statements_keep_using_the_compiled_cache(blog):
     eager = UnusedEagerProbe()
 
     def body(s: Session) -> None:
-        s.scalars(select(Post).join(Post.comments).where(Post.author.has(User.id > 3))).all()
-        posts(s, joinedload(Post.category))
+        for _ in range(2):
+            s.scalars(select(Post).join(Post.comments).where(Post.author.has(User.id > 3))).all()
 
-    # Then SQLAlchemy has no reason to warn that the attribute class skips its cache
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        probed(blog, body, eager)
+    cached: list[Any] = []
+
+    def on_execute(conn: Any, cursor: Any, statement: str, params: Any, context: Any, *_: Any):
+        cached.append(context.cache_hit)
+
+    # When it runs twice, Then SQLAlchemy does not warn that the attribute skips its cache,
+    # and the second run is a compiled-cache hit
+    event.listen(blog, "after_cursor_execute", on_execute)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            probed(blog, body, eager)
+    finally:
+        event.remove(blog, "after_cursor_execute", on_execute)
+    assert cached[-1] is CACHE_HIT
 
 
 # --- single-table inheritance: one name for a relationship, the declaring class's ---

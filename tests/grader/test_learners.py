@@ -13,7 +13,7 @@ from rich.console import Console
 from perfkata.bench.thresholds import Outcome
 from perfkata.errors import ExitCode, LearnerCodeError
 from perfkata.grader.grade import GradeOptions, grade
-from perfkata.grader.report import advice_notes, render_grade
+from perfkata.grader.report import advice_notes, render_grade, render_json
 from perfkata.katas.n_plus_one_blog import KATA
 
 LEARNERS = Path(__file__).parents[1] / "learners" / "n_plus_one_blog"
@@ -104,7 +104,10 @@ def test_selectinload_for_everything_passes_with_notes_on_cheaper_loaders():
     assert any("selectinload(Post.comments).joinedload(Comment.author)" in n for n in notes)
     console = Console(record=True, width=300, file=io.StringIO(), color_system=None)
     render_grade(result, console, plain=True)
-    assert "note: Post.category is many-to-one" in console.export_text()
+    render_json(result, console)
+    text = console.export_text()
+    assert "note: Post.category is many-to-one" in text
+    assert '"Post.category is many-to-one and selectinload loaded it in 1 extra' in text
 
 
 def test_contains_eager_is_neither_unused_nor_advised_against():

@@ -31,6 +31,7 @@ from perfkata.grader.timing import (
     EXTREME_NOISE,
     TimingPlan,
     TimingResult,
+    comparisons,
     is_timed,
     measure,
     reference_missed,
@@ -67,7 +68,7 @@ def solution_paths(kata: Kata, learner: Path) -> dict[str, Path]:
 
 
 def derived_seed(seed: int, k: int) -> int:
-    """Another dataset of the same size, for the memory pass (k=1) and timing (k>=2)."""
+    """Another dataset of the same size: k=1 is the memory pass's (and timing's)."""
     return (seed + k * 1_000_003) % 2**31
 
 
@@ -127,10 +128,13 @@ def memoised(kata: Kata, measured: Measurement, reason: str) -> Measurement:
 def time_solutions(
     kata: Kata, workers: dict[str, WorkerProcess], seed: int, options: GradeOptions
 ) -> TimingResult | StaleAnswer:
+    sampler = Sampler(kata, workers, seed)
+    options.progress("timing rounds", 0, options.plan.max_rounds)
+    broadcast(workers, sampler.warm_request)
     try:
         return measure(
             kata,
-            Sampler(kata, workers, seed),
+            sampler,
             options.plan,
             seed,
             lambda done, cap: options.progress("timing rounds", done, cap),
@@ -148,9 +152,16 @@ class Sampler:
     def __init__(self, kata: Kata, workers: dict[str, WorkerProcess], seed: int) -> None:
         self.kata, self.workers, self.seed = kata, workers, seed
         self.verify = kata.timed is None
-        self.seeds = [derived_seed(seed, 2), derived_seed(seed, 3)] if self.verify else [seed]
+        # the counted rows and the memory pass's: built already, and each differs from
+        # the rows the run before it saw
+        self.seeds = [seed, derived_seed(seed, 1)] if self.verify else [seed]
         self.calls: Counter[tuple[str, str]] = Counter()
         self.datasets: dict[int, Any] = {}
+
+    def warm_request(self, variant: str) -> dict[str, Any]:
+        """Each worker's timed workloads warmed before the first round, all at once."""
+        kinds = sorted({k for c in comparisons(self.kata) for v, k in c.slots() if v == variant})
+        return {"op": "warm", "kinds": kinds, "seed": self.seeds[0], "rotated": self.verify}
 
     def __call__(self, variant: str, kind: str) -> float:
         n = self.calls[variant, kind]

@@ -126,6 +126,8 @@ class CacheStats:
     misses: int = 0
     sets: int = 0
     deletes: int = 0
+    clears: int = 0
+    locks: int = 0  # cache.lock() calls
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def count(self, name: str, n: int = 1) -> None:
@@ -143,6 +145,8 @@ class CacheStats:
             "misses": self.misses,
             "sets": self.sets,
             "deletes": self.deletes,
+            "clears": self.clears,
+            "locks": self.locks,
         }
 
 
@@ -181,9 +185,15 @@ class Cache:
         self.store.set(key, self._encode(value, timeout))
 
     def add(self, key: str, value: Any, timeout: Timeout = _MISSING) -> bool:
-        """Set only if absent (or expired); True if it was set."""
-        if self._live(self.store.get(key)) is _MISSING:
-            self.store.delete(key)  # an expired entry counts as absent
+        """Set only if absent (or expired); True if it was set. Atomic, as Django's is, so
+        `add` works as a lock: only an entry seen expired is removed first, under a lock
+        and only if it is still that entry — an unconditional delete here let two racing
+        callers each remove the other's fresh entry and both "win"."""
+        raw = self.store.get(key)
+        if raw is not None and self._live(raw) is _MISSING:
+            with self.store.lock(f"add:{key}", timeout=5):
+                if self.store.get(key) == raw:
+                    self.store.delete(key)
         added = self.store.add(key, self._encode(value, timeout))
         if added:
             self.stats.count("sets")
@@ -237,9 +247,11 @@ class Cache:
 
     def lock(self, key: str, timeout: float = 10.0) -> AbstractContextManager[Any]:
         """A lock shared by every process using this cache: `with cache.lock(key): …`."""
+        self.stats.count("locks")
         return self.store.lock(key, timeout)
 
     def clear(self) -> None:
+        self.stats.count("clears")
         self.store.clear()
 
     def entry_count(self) -> int:

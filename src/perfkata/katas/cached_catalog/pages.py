@@ -9,6 +9,7 @@ downstream service) while the grader tests stampede protection.
 from __future__ import annotations
 
 import random
+import threading
 import time
 from typing import Any
 
@@ -39,6 +40,7 @@ def bootstrap_interval(ratings: list[int], seed: int, rounds: int = 800) -> list
 
 def rating_statistics(ratings: list[int], seed: int) -> dict[str, Any]:
     """Histogram, mean, Bayesian score and bootstrap interval of a product's ratings."""
+    WORK.add("statistics")
     count = len(ratings)
     return {
         "count": count,
@@ -49,13 +51,34 @@ def rating_statistics(ratings: list[int], seed: int) -> dict[str, Any]:
     }
 
 
+class WorkCount:
+    """The expensive work done while `active` (the learner's reads, a stampede; never the
+    grader's own fresh answers): pages built, and rating statistics computed — more of
+    those than product pages built means a read recomputes what it should have cached."""
+
+    def __init__(self) -> None:
+        self.active = False
+        self.builds = self.product_builds = self.statistics = 0
+        self._lock = threading.Lock()
+
+    def add(self, name: str) -> None:
+        if self.active:
+            with self._lock:
+                setattr(self, name, getattr(self, name) + 1)
+
+
+WORK = WorkCount()
+
+
 def _simulated_wait() -> None:
+    WORK.add("builds")  # every builder starts here
     if SIMULATED_LATENCY:
         time.sleep(SIMULATED_LATENCY)
 
 
 def build_product_page(session: Session, product_id: int) -> dict[str, Any]:
     _simulated_wait()
+    WORK.add("product_builds")
     product = session.get(Product, product_id)
     if product is None:
         raise KeyError(f"no product {product_id}")

@@ -3,7 +3,7 @@
 import json
 import xml.etree.ElementTree as ET
 
-from clirun import perfkata
+from clirun import INTERNAL_CRASH, perfkata, perfkata_injected
 
 
 def start(root, slug, edit=None):
@@ -18,7 +18,8 @@ def test_all_writes_junit_for_a_failing_and_a_hanging_kata(tmp_path):
     start(tmp_path, "n-plus-one-blog")
     hang = ("def request_report(session, report_id):\n", "    while True:\n        pass\n")
     start(tmp_path, "report-worker", hang)
-    # When every kata is graded into a JUnit file
+    # When every kata is graded into a JUnit file — with one timeout for both: long enough
+    # that the blog is never cut short on a busy machine (5 s was), and waited out once
     run = perfkata(
         "grade",
         "--all",
@@ -27,7 +28,7 @@ def test_all_writes_junit_for_a_failing_and_a_hanging_kata(tmp_path):
         "--output",
         "out/r.xml",
         "--timeout",
-        "5",
+        "45",
         "--no-timing",
         cwd=tmp_path,
     )
@@ -68,3 +69,18 @@ def test_all_without_started_katas_and_unknown_formats_are_usage_errors(tmp_path
     assert run.returncode == 2 and "use text, json, junit, github, gradescope" in run.stderr
     run = perfkata("grade", "--all", "n-plus-one-blog", cwd=tmp_path)
     assert run.returncode == 2 and "--all grades every started kata" in run.stderr
+
+
+def test_results_file_is_written_when_perfkata_itself_crashes(tmp_path):
+    # Given a started kata, and a bug injected into perfkata's own grading
+    start(tmp_path, "n-plus-one-blog")
+    # When every kata is graded into a results file
+    args = ("grade", "--all", "--no-timing", "--format", "json", "--output", "r.json")
+    run = perfkata_injected(INTERNAL_CRASH, *args, cwd=tmp_path)
+    # Then the file is there, the kata scored 0 with perfkata's error as the reason
+    assert run.returncode == 1, run.stderr
+    document = json.loads((tmp_path / "r.json").read_text())
+    (entry,) = document["katas"]
+    assert entry["verdict"] == "error" and entry["score"] == 0
+    assert entry["error"]["kind"] == "internal"
+    assert "injected perfkata bug" in entry["error"]["message"]

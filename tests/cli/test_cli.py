@@ -292,6 +292,16 @@ def test_doctor_reports_each_backend_with_the_exact_error(tmp_path):
     assert "SQLite" in run.stdout and "not set" in run.stdout
 
 
+def test_the_developers_perfkata_settings_do_not_reach_the_command(tmp_path, monkeypatch):
+    # Given a developer whose shell points perfkata at servers that are not there
+    monkeypatch.setenv("PERFKATA_REDIS_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.setenv("PERFKATA_DB_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    # When a test runs the command, it sees the defaults a learner has
+    run = perfkata("doctor", cwd=tmp_path)
+    assert "127.0.0.1:1" not in run.stdout, run.stdout
+    assert run.returncode == 0, run.stdout
+
+
 def test_no_color_is_respected_even_on_a_terminal(tmp_path):
     coloured = perfkata_env({"FORCE_COLOR": "1"}, "list", cwd=tmp_path, no_color=False)
     plain = perfkata_env({"FORCE_COLOR": "1"}, "list", cwd=tmp_path, no_color=True)

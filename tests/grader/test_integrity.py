@@ -43,8 +43,8 @@ def test_an_answer_saved_by_an_earlier_grade_fails_the_next_seed():
     folder = Path(tempfile.gettempdir()) / "perfkata-test-replayed-answers"
     shutil.rmtree(folder, ignore_errors=True)
     try:
-        first = graded("replays_answer.py", seed=1)
-        assert first.measurements["learner"].correct  # computed fresh: right
+        graded("replays_answer.py", seed=1)  # computes its answers and saves them
+        assert list(folder.glob("*.json"))
         second = graded("replays_answer.py", seed=2)
         assert second.gate_failed and second.score == 0  # replayed: wrong for this seed
     finally:

@@ -1,5 +1,6 @@
 """A small class walks the table by id (keyset pagination), 200 ids a step; the claim is
-an INSERT … ON CONFLICT DO NOTHING in whichever dialect the session speaks."""
+an INSERT … ON CONFLICT DO NOTHING RETURNING id in whichever dialect the session
+speaks."""
 
 from dataclasses import dataclass
 from datetime import timedelta
@@ -56,7 +57,12 @@ def claim(session, redis, job, slot):
     if redis is not None:
         return bool(redis.set(f"jobs:{job}:{slot:%Y-%m-%dT%H:%M}", "1", nx=True, ex=7200))
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(JobRun).values(job=job, slot=slot).on_conflict_do_nothing()
-    inserted = session.execute(statement).rowcount
+    statement = (
+        dialect.insert(JobRun)
+        .values(job=job, slot=slot)
+        .on_conflict_do_nothing()
+        .returning(JobRun.id)  # a row back means this insert won (rowcount is -1 on psycopg)
+    )
+    won = session.execute(statement).scalar() is not None
     session.commit()
-    return inserted == 1
+    return won

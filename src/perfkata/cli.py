@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 import traceback
 from dataclasses import dataclass, replace
@@ -103,16 +104,23 @@ def open_workspace(directory: Path | None) -> workspace.Workspace:
     return ws
 
 
+def print_version(wanted: bool) -> None:
+    """Eager: runs while parsing, before typer insists on a command."""
+    if wanted:
+        out().print(f"perfkata {__version__}", markup=False)
+        raise typer.Exit(0)
+
+
 @app.callback()
 def main_options(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="Plain text, no colour.")] = False,
-    version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Print the version.", is_eager=True, callback=print_version),
+    ] = False,
 ) -> None:
     SETTINGS.debug, SETTINGS.no_color = debug, no_color
-    if version:
-        out().print(f"perfkata {__version__}", markup=False)
-        raise typer.Exit(0)
 
 
 @app.command("list")
@@ -192,6 +200,7 @@ def options_from_flags(
 ) -> GradeOptions:
     """GradeOptions from the flags grade, watch, bench and dev check share; backend URLs
     fall back to PERFKATA_DB_URL / PERFKATA_REDIS_URL."""
+    checked_timeout(timeout)
     return GradeOptions(
         seed=seed,
         db_url=resolve_db_url(db_url),
@@ -200,6 +209,16 @@ def options_from_flags(
         timing=timing,
         plan=plan or TimingPlan(),
     )
+
+
+def checked_timeout(timeout: float) -> float:
+    """Refused before any worker starts: a limit no run can meet, or none at all."""
+    if not math.isfinite(timeout) or timeout <= 0:
+        raise UsageError(
+            f"--timeout must be a positive number of seconds (got {timeout:g}), "
+            f"e.g. --timeout {DEFAULT_TIMEOUT:g}."
+        )
+    return timeout
 
 
 @app.command("grade")
@@ -464,8 +483,17 @@ def bench(
     redis_url: RedisOption = None,
     timeout: TimeoutOption = DEFAULT_TIMEOUT,
     directory: DirOption = None,
+    side_by_side: Annotated[
+        bool,
+        typer.Option(
+            "--compare", help="Starter, yours and reference side by side (what bench does)."
+        ),
+    ] = True,
 ) -> None:
     """Starter, yours and reference side by side: every metric, scaling, latency."""
+    # --compare names the side-by-side the README teaches; it is bench's one view, so
+    # the flag only documents it (the saved-run comparison is --against).
+    del side_by_side
     ws = open_workspace(directory)
     store = RunStore(ws.root / workspace.STATE_DIR / "runs")
     console = out()
@@ -525,6 +553,7 @@ def profile_command(
     directory: DirOption = None,
 ) -> None:
     """Where the time (pyinstrument) or memory (memray) goes, at the largest dataset."""
+    checked_timeout(timeout)
     ws = open_workspace(directory)
     found, path = kata_and_file(ws, kata, solution)
     out_dir = ws.root / workspace.STATE_DIR / "profiles"

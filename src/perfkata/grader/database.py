@@ -19,9 +19,30 @@ from perfkata.errors import ServiceUnavailable, UsageError
 DB_URL_ENV = "PERFKATA_DB_URL"
 
 
+SUPPORTED_DATABASES = (
+    "perfkata grades on PostgreSQL (pass --db-url postgresql+psycopg://USER@HOST:5432/DB) "
+    f"or on SQLite, the default when neither --db-url nor {DB_URL_ENV} is set"
+)
+
+
 def resolve_db_url(cli_value: str | None) -> str | None:
-    """The real database asked for (flag first, then environment), or None for SQLite."""
-    return cli_value or os.environ.get(DB_URL_ENV) or None
+    """The real database asked for (flag first, then environment), or None for SQLite.
+    Anything but PostgreSQL through psycopg is refused here, before a worker starts."""
+    url = cli_value or os.environ.get(DB_URL_ENV) or None
+    if url is not None:
+        check_supported(url)
+    return url
+
+
+def check_supported(url: str) -> None:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise UsageError(f"The database URL {url!r} is not a URL; {SUPPORTED_DATABASES}.") from None
+    if (parsed.get_backend_name(), parsed.get_driver_name()) != ("postgresql", "psycopg"):
+        raise UsageError(
+            f"The database URL {safe_url(url)} is not supported: {SUPPORTED_DATABASES}."
+        )
 
 
 def safe_url(url: str) -> str:

@@ -19,8 +19,10 @@ from perfkata.errors import LearnerCodeError
 def check_syntax(path: Path) -> None:
     """Compile without running, so a syntax error is reported before any process starts."""
     try:
-        source = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        # Bytes, as Python reads a file it runs: a UTF-8 byte-order mark or a coding
+        # cookie is honoured, so what Python runs compiles here too.
+        source = path.read_bytes()
+    except OSError as exc:
         raise LearnerCodeError(f"Cannot read {path}: {exc}.", file=str(path)) from None
     try:
         compile(source, str(path), "exec")

@@ -39,7 +39,7 @@ def test_compare_save_and_catch_a_regression(tmp_path):
     assert first.returncode == 0, first.stderr
     growth = re.compile(r"^statements\s+≈ 2·N [+−] \d+\s+2 → 3\s+2 → 3", re.M)
     assert growth.search(first.stdout), first.stdout  # the starter linear, the others flat
-    assert "latency (ms)" in first.stdout
+    assert re.search(r"^latency\s+\d[\d.]* [mµ]?s \[", first.stdout, re.M), first.stdout
     assert "statements by dataset size" in first.stdout and "Saved as 'base'" in first.stdout
 
     # Then the same code against it: no counter changed (a latency finding, if this busy
@@ -92,3 +92,19 @@ def test_against_an_unknown_run_is_a_usage_error(tmp_path):
     assert perfkata("start", "n-plus-one-blog", cwd=tmp_path).returncode == 0
     run = perfkata("bench", "--against", "nope", cwd=tmp_path)
     assert run.returncode == 2 and "There is no saved run 'nope'" in run.stderr
+
+
+def test_compare_shows_starter_yours_and_reference_side_by_side(tmp_path):
+    # Given a started blog (one timing round: the table's shape, not the speed, is under test)
+    assert perfkata("start", "n-plus-one-blog", cwd=tmp_path).returncode == 0
+    # When the README's command runs
+    run = perfkata_injected(FEW_ROUNDS, "bench", "--compare", cwd=tmp_path)
+    # Then it succeeds with the three solutions as columns, in the grade table's words,
+    # latency with units, and the starter's unmeasured memory explained
+    assert run.returncode == 0, run.stderr
+    header = re.compile(r"^metric\s+starter\s+yours\s+reference\s+vs starter\s+vs ref$", re.M)
+    assert header.search(run.stdout), run.stdout
+    assert re.search(r"^lazy loads\s+\d", run.stdout, re.M), run.stdout
+    assert re.search(r"^peak memory\s+not measured\*\s+[\d.]+ MiB", run.stdout, re.M)
+    assert "* The starter's memory is not measured" in run.stdout
+    assert "lazy_loads" not in run.stdout and "peak_bytes" not in run.stdout

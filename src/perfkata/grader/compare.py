@@ -19,6 +19,11 @@ from perfkata.katas.base import Kata
 VARIANTS = ("starter", "learner", "reference")
 SKIPPED = ("correct", "orm_statements", "driver_statements")  # details of "statements"
 BAR_WIDTH = 36
+NOT_MEASURED = "not measured*"
+NOT_MEASURED_NOTE = (
+    "* The starter's memory is not measured: grading never judges it, and a traced run "
+    "costs several untraced ones."
+)
 
 
 def numeric_metrics(result: GradeResult) -> list[str]:
@@ -39,10 +44,46 @@ def shown(value: Any) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.3g}"
 
 
+def shown_metric(name: str, value: Any) -> str:
+    """A counter as the grade table writes it: bytes in MiB, the rest as numbers."""
+    if name.startswith("peak_bytes") and isinstance(value, int | float):
+        return f"{value / 2**20:,.1f} MiB"
+    return shown(value)
+
+
+def duration(seconds: float) -> str:
+    """Seconds with a unit a person reads at a glance: 790 ms, 1.44 s, 85 µs."""
+    if seconds >= 1:
+        return f"{seconds:.3g} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.3g} ms"
+    return f"{seconds * 1e6:.3g} µs"
+
+
+def metric_words(kata: Kata) -> dict[str, str]:
+    """The grade table's words for a metric: the title of the check judging exactly it."""
+    words = {name: name.replace("_", " ") for name in ("lazy_loads", "unused_eager_loads")}
+    words |= {"peak_bytes": "peak memory", "bypassed_statements": "statements around SQLAlchemy"}
+    words |= {c.metric: c.title for c in kata.rubric if ":" not in c.metric}
+    return words
+
+
+def label(kata: Kata, name: str) -> str:
+    return metric_words(kata).get(name, name.replace("_", " "))
+
+
 def ratio(value: Any, base: Any) -> str:
     if not isinstance(value, int | float) or not isinstance(base, int | float) or not base:
         return "—"
     return f"{value / base:.2g}×"
+
+
+def cell(name: str, variant: str, value: Any) -> str:
+    # Grading never needs the starter's memory, so its traced pass is skipped (see
+    # grade.measure_all): say so rather than leave a dash that reads as "zero".
+    if value is None and variant == "starter" and name.startswith("peak_bytes"):
+        return NOT_MEASURED
+    return shown_metric(name, value)
 
 
 def comparison_rows(result: GradeResult) -> list[list[str]]:
@@ -51,24 +92,34 @@ def comparison_rows(result: GradeResult) -> list[list[str]]:
     rows = []
     for name in numeric_metrics(result):
         values = [at[v].get(name) for v in VARIANTS]
+        cells = [cell(name, v, value) for v, value in zip(VARIANTS, values, strict=True)]
         rows.append(
-            [name, *map(shown, values), ratio(values[1], values[0]), ratio(values[1], values[2])]
+            [
+                label(result.kata, name),
+                *cells,
+                ratio(values[1], values[0]),
+                ratio(values[1], values[2]),
+            ]
         )
     if result.timing is not None:
         medians = {v: MedianCI(tuple(result.timing.samples[v])) for v in VARIANTS}
         cells = [
-            f"{m.median * 1000:.3g} [{m.low * 1000:.3g}–{m.high * 1000:.3g}]"
-            for m in medians.values()
+            f"{duration(m.median)} [{duration(m.low)}–{duration(m.high)}]" for m in medians.values()
         ]
         rows.append(
             [
-                "latency (ms)",
+                "latency",
                 *cells,
                 ratio(medians["learner"].median, medians["starter"].median),
                 ratio(medians["learner"].median, medians["reference"].median),
             ]
         )
     return rows
+
+
+def starter_memory_unmeasured(result: GradeResult) -> bool:
+    at = result.measurements["starter"].at_largest()
+    return "peak_bytes" in numeric_metrics(result) and at.get("peak_bytes") is None
 
 
 def scaling_rows(result: GradeResult) -> list[list[str]]:
@@ -84,7 +135,7 @@ def scaling_rows(result: GradeResult) -> list[list[str]]:
             values = [counters[s].get(name) for s in sizes]
             numbers = [float(v) for v in values if isinstance(v, int | float)]
             fits.append(fit(sizes, numbers).describe() if len(numbers) == len(sizes) else "—")
-        rows.append([name, *fits])
+        rows.append([label(result.kata, name), *fits])
     return rows
 
 
@@ -97,13 +148,13 @@ def chart(result: GradeResult, metric: str) -> list[str]:
         for s in sizes
     }
     top = max(values.values(), default=0) or 1
-    lines = [f"{metric} by dataset size (one scale, max {shown(top)})"]
+    lines = [f"{label(result.kata, metric)} by dataset size (one scale, max {shown(top)})"]
     for size in sizes:
         for variant in VARIANTS:
             value = values[(variant, size)]
             bar = "█" * max(1 if value else 0, round(value / top * BAR_WIDTH))
-            label = "yours" if variant == "learner" else variant
-            lines.append(f"{size:>7,} {label:<9} {bar} {shown(value)}")
+            who = "yours" if variant == "learner" else variant
+            lines.append(f"{size:>7,} {who:<9} {bar} {shown(value)}")
     return lines
 
 

@@ -81,7 +81,8 @@ def charts(result: GradeResult) -> list[str]:
     made = []
     if len(sizes) > 1:
         for metric in compare.numeric_metrics(result):
-            chart = pygal.Line(**options(f"{metric} by dataset size"))
+            title = f"{compare.label(result.kata, metric)} by dataset size"
+            chart = pygal.Line(**options(title))
             chart.x_labels = [f"{s:,}" for s in sizes]
             for variant, label in LABELS.items():
                 counters = result.measurements[variant].counters

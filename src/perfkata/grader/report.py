@@ -178,6 +178,8 @@ def render_comparison(result: GradeResult, console: Console, plain: bool) -> Non
     headers = ("metric", "starter", "yours", "reference", "vs starter", "vs ref")
     console.print(f"\nAt the largest dataset ({size:,}):", markup=False)
     table(console, plain, headers, compare.comparison_rows(result))
+    if compare.starter_memory_unmeasured(result):
+        console.print(compare.NOT_MEASURED_NOTE, markup=False, highlight=False)
     scaling = compare.scaling_rows(result)
     if scaling:
         sizes = ", ".join(f"{s:,}" for s in sorted(result.measurements["learner"].counters))

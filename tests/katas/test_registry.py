@@ -34,6 +34,14 @@ def test_unknown_kata_lists_close_matches():
         get_kata("n-plus-one-blo")
 
 
+def test_unknown_kata_far_from_every_name_lists_them_all_without_guessing():
+    # Given a name like no kata, When it is looked up, Then no guess, but every kata
+    with pytest.raises(KataNotFound) as caught:
+        get_kata("no-such-kata")
+    assert "did you mean" not in caught.value.message
+    assert all(slug in caught.value.message for slug in registry().slugs())
+
+
 def test_builtin_kata_is_registered_with_its_brief():
     assert "n-plus-one-blog" in registry().slugs()
     assert get_kata("n-plus-one-blog").brief.startswith("# n-plus-one-blog")

@@ -46,10 +46,13 @@ class Registry:
 
 
 def _unknown_message(slug: str, known: dict[str, Kata]) -> str:
-    close = difflib.get_close_matches(slug, list(known), n=3, cutoff=0.4)
+    # 0.6: a typo or a missing dash ("cached-catalogue", "nplusone-blog"); a lower cutoff
+    # offered "cached-catalog" for "no-such-kata". A word of a slug ("blog") also matches.
+    close = difflib.get_close_matches(slug, list(known), n=3, cutoff=0.6)
+    close += [k for k in known if len(slug) >= 4 and slug in k and k not in close]
     if close:
         return f"There is no kata called {slug!r}; did you mean {', '.join(close)}?"
-    return f"There is no kata called {slug!r}; run `perfkata list` to see them all."
+    return f"There is no kata called {slug!r}. The katas are: {', '.join(known)}."
 
 
 _registry: Registry | None = None

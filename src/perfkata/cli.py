@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
+import textwrap
 import traceback
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -159,9 +161,48 @@ def start(kata: str, directory: DirOption = None) -> None:
     copied = ws.copy_starter(found)
     workspace.record_start(ws, found)
     console = out()
-    console.print(Markdown(found.brief) if not plain(console) else found.brief, markup=False)
-    console.print(f"\nEdit {copied[0]}", markup=False)
+    show_brief(console, found.brief)
+    console.print(f"\nThe brief is also in {ws.kata_dir(found) / 'BRIEF.md'}", markup=False)
+    console.print(f"Edit {copied[0]}", markup=False)
     console.print(f"then run: perfkata grade {found.slug}", markup=False)
+
+
+def show_brief(console: Console, brief: str) -> None:
+    """Rich's Markdown on a terminal (wrapped at its width, bullets with a hanging indent:
+    the console's soft wrap would crop them); elsewhere the Markdown source, wrapped."""
+    if plain(console):
+        text = wrapped_markdown(brief, console.width)
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
+    else:
+        console.print(Markdown(brief), soft_wrap=False)
+
+
+def wrapped_markdown(text: str, width: int) -> str:
+    """Paragraphs and list items re-wrapped at `width` between words (a list item's lines
+    under its text); headings, tables and code blocks as written."""
+    blocks: list[str] = []
+    for block in re.split(r"\n\s*\n", text.strip()):
+        lines = block.splitlines()
+        if block.startswith(("|", "```", "    ")) or lines[0].startswith("#"):
+            blocks.append(block)
+            continue
+        items = re.split(r"\n(?=\s*(?:[-*+]|\d+\.) )", block)  # one entry per list item
+        blocks.append("\n".join(wrapped_item(item, width) for item in items))
+    return "\n\n".join(blocks)
+
+
+def wrapped_item(item: str, width: int) -> str:
+    bullet = re.match(r"\s*(?:[-*+]|\d+\.) ", item)
+    indent = " " * (len(bullet.group()) if bullet else 0)
+    lead = item[: len(item) - len(item.lstrip())]  # a nested item keeps its depth
+    return textwrap.fill(
+        " ".join(item.split()),
+        width,
+        initial_indent=lead,
+        subsequent_indent=indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
 
 
 def resolve_solution(found: Kata, ws: workspace.Workspace, solution: str | None) -> Path:

@@ -12,6 +12,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 from tabulate import tabulate
 
 from perfkata.bench.runs import SavedRun
@@ -109,7 +110,20 @@ def render_diagnostics(result: GradeResult, console: Console, plain: bool) -> No
     if lines:
         console.print("\nWhat to fix:", style="bold", markup=False)
         for line in lines:  # in logs a diagnostic stays one line, for grep and editors
-            console.print(line, markup=False, highlight=False, soft_wrap=plain)
+            if plain:
+                console.print(line, markup=False, highlight=False, soft_wrap=True)
+            else:  # on a terminal its wrapped lines hang under its first word
+                console.print(hanging(line), soft_wrap=False)
+
+
+def hanging(line: str) -> Table:
+    """`line` wrapped between words with every wrapped line under its first word."""
+    lead = line[: len(line) - len(line.lstrip(" →"))]
+    grid = Table.grid()
+    grid.add_column(no_wrap=True)
+    grid.add_column()
+    grid.add_row(lead, Text(line[len(lead) :]))
+    return grid
 
 
 def advice_notes(result: GradeResult) -> list[str]:

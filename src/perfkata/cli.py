@@ -28,7 +28,13 @@ from perfkata import __version__, ciconfig, workspace
 from perfkata.bench.export import document
 from perfkata.bench.runs import RunStore, SavedRun, environment, now
 from perfkata.doctor import diagnose
-from perfkata.errors import ExitCode, LearnerCodeError, PerfkataError, UsageError
+from perfkata.errors import (
+    ExitCode,
+    LearnerCodeError,
+    PerfkataError,
+    UsageError,
+    WorkspaceError,
+)
 from perfkata.grader import compare, devcheck, profiling, report
 from perfkata.grader.batch import KataOutcome, grade_many
 from perfkata.grader.batch import exit_code as batch_exit_code
@@ -304,8 +310,26 @@ def grade_command(
     else:
         report.render_grade(result, console, plain(console))
     if solution is None and timing:
-        workspace.record_grade(ws, found, result.score, result.exit_code == ExitCode.PASSED)
+        record_result(ws, found, result.score, result.exit_code == ExitCode.PASSED)
     raise typer.Exit(int(result.exit_code))
+
+
+def record_result(ws: workspace.Workspace, found: Kata, score: int, passed: bool) -> None:
+    """The grade stands whether or not it can be remembered: a workspace that cannot be
+    written costs a warning, never the score or the exit code."""
+    try:
+        workspace.record_grade(ws, found, score, passed)
+    except (OSError, WorkspaceError) as exc:
+        warn_unsaved(ws, exc)
+
+
+def warn_unsaved(ws: workspace.Workspace, exc: OSError | WorkspaceError) -> None:
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    err().print(
+        f"warning: your progress could not be saved to {ws.state_path} ({reason}); "
+        "the result above stands but is not remembered. Make the folder writable.",
+        markup=False,
+    )
 
 
 def kata_and_file(
@@ -341,7 +365,7 @@ def grade_batch(
         report.render_outcome_line(outcome, say)
         if record and options.timing and outcome.result is not None:
             passed = outcome.result.exit_code == ExitCode.PASSED
-            workspace.record_grade(ws, outcome.kata, outcome.score, passed)
+            record_result(ws, outcome.kata, outcome.score, passed)
 
     outcomes = grade_many(work, options, done)
     text = RENDERERS[output_format](outcomes) if output_format != "text" else None
@@ -405,7 +429,7 @@ def regrade_once(ws: workspace.Workspace, found: Kata, path: Path, options: Grad
     else:
         show(result)
         if options.timing:
-            workspace.record_grade(ws, found, result.score, result.exit_code == ExitCode.PASSED)
+            record_result(ws, found, result.score, result.exit_code == ExitCode.PASSED)
     console.print(f"\nWatching {path} — save to grade again, Ctrl-C to stop.", markup=False)
 
 
@@ -463,7 +487,11 @@ def hint(
         if not shown:
             console.print(f"No hints shown yet; run `perfkata hint {found.slug}`.", markup=False)
         return
-    number, text, last = workspace.next_hint(ws, found)
+    try:
+        number, text, last = workspace.next_hint(ws, found)
+    except (OSError, WorkspaceError) as exc:  # the hint is still shown; only remembering it failed
+        number, text, last = workspace.upcoming_hint(ws, found)
+        warn_unsaved(ws, exc)
     console.print(f"Hint {number}/{len(found.hints)}: {text}", markup=False)
     if last:
         console.print("That is the last hint.", markup=False)

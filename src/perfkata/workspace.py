@@ -7,10 +7,13 @@ warning — the CLI never crashes on it and the learner's kata files are never t
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,9 +64,35 @@ class State:
     def from_json(cls, data: Any) -> State:
         if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
             raise ValueError(f"not a version-{STATE_VERSION} perfkata state file")
-        katas = {slug: KataProgress(**entry) for slug, entry in dict(data["katas"]).items()}
+        if not isinstance(data.get("katas"), dict):
+            raise ValueError("'katas' is not a table of katas")
+        katas = {slug: checked_progress(slug, entry) for slug, entry in data["katas"].items()}
         current = data.get("current")
         return cls(current if isinstance(current, str) else None, katas)
+
+
+# What each progress field may hold: a file edited by hand (or by another tool) with
+# "best_score": "lots" is caught on reading, not as a TypeError after a grade.
+PROGRESS_TYPES: dict[str, tuple[type, ...]] = {
+    "status": (str,),
+    "best_score": (int, type(None)),
+    "last_score": (int, type(None)),
+    "hints_shown": (int,),
+    "started_at": (str, type(None)),
+    "passed_at": (str, type(None)),
+}
+
+
+def checked_progress(slug: str, entry: Any) -> KataProgress:
+    if not isinstance(entry, dict):
+        raise ValueError(f"the entry for {slug!r} is not a table")
+    for name, value in entry.items():
+        allowed = PROGRESS_TYPES.get(name)
+        if allowed is None:
+            raise ValueError(f"{slug}.{name} is not a progress field")
+        if isinstance(value, bool) or not isinstance(value, allowed):
+            raise ValueError(f"{slug}.{name} is {value!r}, not a {allowed[0].__name__}")
+    return KataProgress(**entry)
 
 
 class Workspace:
@@ -95,12 +124,36 @@ class Workspace:
 
     def _rebuild_corrupt(self, exc: Exception) -> State:
         aside = self.state_path.with_name(f"state.json.corrupt-{now().replace(':', '')}")
-        os.replace(self.state_path, aside)
+        try:
+            os.replace(self.state_path, aside)
+        except OSError as move:  # a read-only workspace: start afresh in memory only
+            self.warnings.append(
+                f"The progress file {self.state_path} was unreadable ({exc}) and could not "
+                f"be moved aside ({move.strerror}); progress starts afresh for this run."
+            )
+            return State()
         self.warnings.append(
             f"The progress file {self.state_path} was unreadable ({exc}); it was moved to "
             f"{aside.name} and a fresh one started. Your kata files are untouched."
         )
         return State()
+
+    @contextmanager
+    def updating(self) -> Iterator[State]:
+        """Read, change and write the state under an exclusive lock, so two perfkata
+        processes (a hint beside a grade, parallel CI steps) never lose each other's
+        update. The lock is flock(2) on the state's folder itself: no lock file to leave
+        behind, released by the kernel if the process dies."""
+        folder = self.state_path.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            state = self.load_state()
+            yield state
+            self.save_state(state)
+        finally:
+            os.close(fd)  # closing releases the lock
 
     def save_state(self, state: State) -> None:
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
@@ -150,35 +203,38 @@ def find_workspace(explicit: Path | None = None, cwd: Path | None = None) -> Wor
 
 
 def record_start(workspace: Workspace, kata: Kata) -> None:
-    state = workspace.load_state()
-    progress = state.progress(kata.slug)
-    if progress.status == "not started":
-        progress.status, progress.started_at = "started", now()
-    state.current = kata.slug
-    workspace.save_state(state)
+    with workspace.updating() as state:
+        progress = state.progress(kata.slug)
+        if progress.status == "not started":
+            progress.status, progress.started_at = "started", now()
+        state.current = kata.slug
 
 
 def record_grade(workspace: Workspace, kata: Kata, score: int, passed: bool) -> KataProgress:
     """Remember the latest score; the best score and a pass are never taken back."""
-    state = workspace.load_state()
-    progress = state.progress(kata.slug)
-    progress.last_score = score
-    progress.best_score = max(score, progress.best_score or 0)
-    if passed and progress.status != "passed":
-        progress.status, progress.passed_at = "passed", now()
-    elif progress.status != "passed":
-        progress.status = "failing"
-    workspace.save_state(state)
+    with workspace.updating() as state:
+        progress = state.progress(kata.slug)
+        progress.last_score = score
+        progress.best_score = max(score, progress.best_score or 0)
+        if passed and progress.status != "passed":
+            progress.status, progress.passed_at = "passed", now()
+        elif progress.status != "passed":
+            progress.status = "failing"
     return progress
 
 
 def next_hint(workspace: Workspace, kata: Kata) -> tuple[int, str, bool]:
     """(number, text, was_last): the next unseen hint, or the last one again."""
-    state = workspace.load_state()
-    progress = state.progress(kata.slug)
-    number = min(progress.hints_shown + 1, len(kata.hints))
-    progress.hints_shown = number
-    workspace.save_state(state)
+    with workspace.updating() as state:
+        progress = state.progress(kata.slug)
+        progress.hints_shown = min(progress.hints_shown + 1, len(kata.hints))
+        number = progress.hints_shown
+    return number, kata.hints[number - 1], number == len(kata.hints)
+
+
+def upcoming_hint(workspace: Workspace, kata: Kata) -> tuple[int, str, bool]:
+    """The hint next_hint would show, without recording it (the state cannot be saved)."""
+    number = min(workspace.load_state().progress(kata.slug).hints_shown + 1, len(kata.hints))
     return number, kata.hints[number - 1], number == len(kata.hints)
 
 

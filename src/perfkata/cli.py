@@ -472,26 +472,24 @@ class ProgressReporter:
 
 @app.command()
 def hint(
-    kata: str,
-    show_all: Annotated[bool, typer.Option("--all", help="Every hint shown so far.")] = False,
+    kata: Annotated[str | None, typer.Argument(help="Default: the kata you started last.")] = None,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="The next hint, after every one shown before it.")
+    ] = False,
     directory: DirOption = None,
 ) -> None:
     """Show the next hint for a kata (each hint is more specific than the last)."""
-    found = get_kata(kata)
     ws = open_workspace(directory)
+    found = chosen_kata(ws, kata)
     console = out()
-    if show_all:
-        shown = workspace.hints_so_far(ws, found)
-        for number, text in enumerate(shown, 1):
-            console.print(f"Hint {number}/{len(found.hints)}: {text}", markup=False)
-        if not shown:
-            console.print(f"No hints shown yet; run `perfkata hint {found.slug}`.", markup=False)
-        return
     try:
         number, text, last = workspace.next_hint(ws, found)
     except (OSError, WorkspaceError) as exc:  # the hint is still shown; only remembering it failed
         number, text, last = workspace.upcoming_hint(ws, found)
         warn_unsaved(ws, exc)
+    if show_all:  # a recap that still moves on: asking for every hint never shows none
+        for earlier, past in enumerate(found.hints[: number - 1], 1):
+            console.print(f"Hint {earlier}/{len(found.hints)}: {past}", markup=False)
     console.print(f"Hint {number}/{len(found.hints)}: {text}", markup=False)
     if last:
         console.print("That is the last hint.", markup=False)
@@ -671,13 +669,13 @@ def doctor(directory: DirOption = None) -> None:
 
 @app.command()
 def reset(
-    kata: str,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+    kata: Annotated[str | None, typer.Argument(help="Default: the kata you started last.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask [y/N] first.")] = False,
     directory: DirOption = None,
 ) -> None:
     """Restore the starter file; yours is kept in .perfkata/backups/ first."""
-    found = get_kata(kata)
     ws = open_workspace(directory)
+    found = chosen_kata(ws, kata)
     if not yes and not typer.confirm(
         f"Replace {ws.learner_file(found)} with the starter? (yours is backed up first)"
     ):

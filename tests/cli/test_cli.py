@@ -269,12 +269,28 @@ def test_list_summarises_a_finished_course(started):
     assert "Every kata passed" in listing and f"{100 * len(slugs)}/{100 * len(slugs)}" in listing
 
 
-def test_hint_all_repeats_every_hint_shown_so_far(started):
-    assert "No hints shown yet" in perfkata("hint", KATA, "--all", cwd=started).stdout
-    perfkata("hint", KATA, cwd=started)
+def test_hint_all_shows_the_next_hint_after_every_earlier_one(started):
+    # Given no hint asked for yet, When --all is asked, Then the first (never "none yet")
+    first = perfkata("hint", KATA, "--all", cwd=started).stdout
+    assert "Hint 1/4" in first and "Hint 2/4" not in first
+    # And after a second hint, --all recaps both and moves on to the third
     perfkata("hint", KATA, cwd=started)
     shown = perfkata("hint", KATA, "--all", cwd=started).stdout
-    assert "Hint 1/4" in shown and "Hint 2/4" in shown and "Hint 3/4" not in shown
+    assert [line[:8] for line in shown.splitlines() if line.startswith("Hint")] == [
+        "Hint 1/4",
+        "Hint 2/4",
+        "Hint 3/4",
+    ]
+
+
+def test_hint_and_reset_default_to_the_kata_started_last(started):
+    # Given a started kata and a changed file, When hint and reset name no kata
+    learner_file(started).write_text("# my attempt\n")
+    hinted = perfkata("hint", cwd=started)
+    reset = perfkata("reset", "--yes", cwd=started)
+    # Then both act on the kata started last
+    assert hinted.returncode == 0 and "Hint 1/4" in hinted.stdout, hinted.stderr
+    assert reset.returncode == 0 and "# TODO" in learner_file(started).read_text(), reset.stderr
 
 
 def test_watch_without_a_terminal_exits_2(started):

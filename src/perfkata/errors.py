@@ -14,6 +14,7 @@ class ExitCode(IntEnum):
     FAILED = 1
     USAGE = 2  # bad input, unreachable service, or an error in the learner's code
     INCONCLUSIVE = 3
+    SERVICE = 4  # could not grade: PostgreSQL or Redis failed during the grade
     INTERNAL = 70  # a bug in perfkata itself (EX_SOFTWARE)
 
 
@@ -52,6 +53,22 @@ class WorkspaceError(UsageError):
 
 class ServiceUnavailable(UsageError):
     """A real backend (PostgreSQL, Redis) was asked for and cannot be reached."""
+
+
+class ServiceFailed(PerfkataError):
+    """A real backend failed while a grade was running: not the learner's error, and no
+    verdict — the grade could not be completed (exit 4, kind "service" in results)."""
+
+    exit_code = ExitCode.SERVICE
+
+    def __init__(self, service: str, reason: str, url: str | None = None) -> None:
+        at = f" at {url}" if url else ""
+        super().__init__(
+            f"Could not grade: {service}{at} failed during the grade ({reason}).",
+            hint=f"This is not your code's fault: check that {service} is running, "
+            "then grade again.",
+        )
+        self.service, self.reason, self.url = service, reason, url
 
 
 class LearnerCodeError(PerfkataError):

@@ -14,7 +14,7 @@ from sqlalchemy import Table, create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from perfkata.errors import ServiceUnavailable, UsageError
+from perfkata.errors import ServiceFailed, ServiceUnavailable, UsageError
 
 DB_URL_ENV = "PERFKATA_DB_URL"
 
@@ -116,6 +116,67 @@ def drop_schema(db_url: str, schema: str) -> None:
 
 
 REDIS_URL_ENV = "PERFKATA_REDIS_URL"
+
+# PostgreSQL SQLSTATE classes that mean the server or the connection went away, not a
+# statement that failed: 08 connection exception, 57P0x shutdown / cannot connect now.
+_SERVER_GONE = ("08", "57P01", "57P02", "57P03")
+
+
+def service_failure(exc: BaseException) -> tuple[str, str] | None:
+    """("Redis" | "PostgreSQL", reason) when `exc` (or what caused it) is a backend
+    that stopped answering — a lost connection, a refused one, a server shut down — as
+    opposed to an error in a statement or a command, which stays the learner's."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        found = _classify(current)
+        if found is not None:
+            return found
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _classify(exc: BaseException) -> tuple[str, str] | None:
+    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    module = type(exc).__module__
+    if module.startswith("redis") and type(exc).__name__ in _REDIS_GONE:
+        return "Redis", reason
+    if module.startswith("dramatiq") and type(exc).__name__ in _BROKER_GONE:
+        return "Redis", reason
+    if getattr(exc, "connection_invalidated", False):  # SQLAlchemy saw a disconnect
+        return "PostgreSQL", reason
+    if module.startswith("psycopg") and _is_operational(exc):
+        state = getattr(exc, "sqlstate", None)
+        if state is None or state.startswith(_SERVER_GONE):
+            return "PostgreSQL", reason
+    return None
+
+
+# By name, so neither client library is imported for a grade that does not use it.
+_REDIS_GONE = frozenset({"ConnectionError", "TimeoutError", "BusyLoadingError"})
+_BROKER_GONE = frozenset({"ConnectionError", "ConnectionFailed", "ConnectionClosed"})
+
+
+def _is_operational(exc: BaseException) -> bool:
+    return any(kind.__name__ == "OperationalError" for kind in type(exc).__mro__)
+
+
+def service_error_reply(exc: BaseException, backends: Any) -> dict[str, Any] | None:
+    """The worker's error reply for a backend that failed, naming it and its URL; None
+    when `exc` is something else. `backends` is the run's Backends (or None)."""
+    failed = exc if isinstance(exc, ServiceFailed) else None
+    found = (failed.service, failed.reason) if failed else service_failure(exc)
+    if found is None:
+        return None
+    service, reason = found
+    url = None
+    if backends is not None:
+        raw = backends.redis_url if service == "Redis" else backends.db_url
+        url = (
+            None if raw is None else (safe_redis_url(raw) if service == "Redis" else safe_url(raw))
+        )
+    return {"kind": "service", "service": service, "reason": reason, "url": url}
 
 
 def resolve_redis_url(cli_value: str | None) -> str | None:

@@ -13,7 +13,8 @@ from types import ModuleType
 from typing import Any, Literal
 
 from perfkata.bench.sourceline import LearnerFiles
-from perfkata.errors import LearnerCodeError
+from perfkata.errors import LearnerCodeError, ServiceFailed
+from perfkata.grader.database import service_failure
 
 
 def check_syntax(path: Path) -> None:
@@ -70,8 +71,11 @@ class learner_errors:
         return None
 
     def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
-        if exc is None or isinstance(exc, LearnerCodeError | KeyboardInterrupt):
+        if exc is None or isinstance(exc, LearnerCodeError | KeyboardInterrupt | ServiceFailed):
             return False
+        failed = service_failure(exc)
+        if failed is not None:  # the server went away under the code: not its error
+            raise ServiceFailed(*failed) from exc
         if isinstance(exc, SystemExit):
             raise LearnerCodeError(
                 f"The code called sys.exit({exc.code}) while {self.doing}.",

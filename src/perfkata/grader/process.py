@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from perfkata.bench.sourceline import LearnerFiles
-from perfkata.errors import InternalError, LearnerCodeError
+from perfkata.errors import InternalError, LearnerCodeError, ServiceFailed
 from perfkata.isolation import worker_environment
 
 DEFAULT_TIMEOUT = 120.0
@@ -128,6 +128,8 @@ class WorkerProcess:
         if reply["ok"]:
             return reply["result"]
         error = reply["error"]
+        if error["kind"] == "service":  # PostgreSQL or Redis went away mid-grade
+            raise ServiceFailed(error["service"], error["reason"], error["url"])
         if error["kind"] == "learner":
             raise LearnerCodeError(
                 error["message"],

@@ -35,7 +35,7 @@ from perfkata.bench.probes.queries import QueryProbe
 from perfkata.bench.sourceline import LearnerFiles
 from perfkata.errors import LearnerCodeError
 from perfkata.grader.counter_cache import forbid_opening
-from perfkata.grader.database import Snapshots, worker_engine
+from perfkata.grader.database import Snapshots, service_error_reply, worker_engine
 from perfkata.grader.diagnostics import Diagnostic, collect_diagnostics
 from perfkata.grader.loading import learner_errors, load_module, to_plain_data
 from perfkata.isolation import guard_learner
@@ -305,6 +305,9 @@ def handle(state: WorkerState, req: dict[str, Any]) -> dict[str, Any]:
         }
         return {"ok": False, "error": error}
     except Exception as exc:
+        service = service_error_reply(exc, state.backends)  # a server gone: not a bug
+        if service is not None:
+            return {"ok": False, "error": service}
         return {
             "ok": False,
             "error": {"kind": "internal", "message": repr(exc), "details": traceback.format_exc()},

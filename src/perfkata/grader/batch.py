@@ -22,7 +22,7 @@ from perfkata.katas.base import Kata
 class KataError:
     """Why a kata could not be graded: the learner's code, or perfkata's harness."""
 
-    kind: str  # "learner", "usage" (e.g. a service unreachable) or "internal"
+    kind: str  # "learner", "usage" (e.g. a service unreachable), "service" or "internal"
     message: str
     file: str | None = None
     line: int | None = None
@@ -64,6 +64,9 @@ class KataOutcome:
         }
 
 
+ERROR_KINDS = {ExitCode.USAGE: "usage", ExitCode.SERVICE: "service"}
+
+
 def grade_one(kata: Kata, solution: Path, options: GradeOptions) -> KataOutcome:
     start = time.monotonic()
     try:
@@ -72,7 +75,7 @@ def grade_one(kata: Kata, solution: Path, options: GradeOptions) -> KataOutcome:
         error = KataError("learner", one_sentence(exc), exc.file, exc.line)
         return KataOutcome(kata, solution, time.monotonic() - start, error=error)
     except PerfkataError as exc:  # unreachable service, perfkata's harness
-        kind = "usage" if exc.exit_code is ExitCode.USAGE else "internal"
+        kind = ERROR_KINDS.get(exc.exit_code, "internal")
         error = KataError(kind, one_sentence(exc))
         return KataOutcome(kata, solution, time.monotonic() - start, error=error)
     except Exception as exc:  # a perfkata bug must not cost the other katas their grade
@@ -100,8 +103,11 @@ def grade_many(
 
 
 def exit_code(outcomes: list[KataOutcome]) -> ExitCode:
-    """0 only when everything passed; a failure or error beats an inconclusive timing."""
+    """0 only when everything passed; a failure or error beats an inconclusive timing;
+    a service that failed beats everything (the run says nothing about the code)."""
     verdicts = {o.verdict for o in outcomes}
+    if any(o.error is not None and o.error.kind == "service" for o in outcomes):
+        return ExitCode.SERVICE  # some kata could not be graded at all: not a verdict
     if verdicts <= {Outcome.PASS.value} and outcomes:
         return ExitCode.PASSED
     if verdicts & {Outcome.FAIL.value, Outcome.ERROR.value}:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
 import sys
 import textwrap
+import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated
@@ -16,12 +20,11 @@ import typer
 from rich.console import Console
 from rich.markdown import Markdown
 from rich.progress import (
-    BarColumn,
     Progress,
+    SpinnerColumn,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
-    TimeRemainingColumn,
 )
 
 from perfkata import __version__, ciconfig, workspace
@@ -45,7 +48,7 @@ from perfkata.grader.html_report import render_html
 from perfkata.grader.process import DEFAULT_TIMEOUT
 from perfkata.grader.results import GradeResult
 from perfkata.grader.timing import TimingPlan
-from perfkata.grader.watch import watch_and_regrade
+from perfkata.grader.watch import render_counted, render_timed, watch_and_regrade
 from perfkata.katas.base import Kata
 from perfkata.katas.registry import get_kata, registry
 
@@ -405,32 +408,50 @@ def watch(
     found, path = kata_and_file(ws, kata, None)
     options = options_from_flags(db_url, redis_url, timeout=timeout, timing=timing)
     try:
-        watch_and_regrade([path], lambda: regrade_once(ws, found, path, options), poll=poll)
+        runs = itertools.count(1)
+        watch_and_regrade(
+            [path], lambda: regrade_once(ws, found, path, options, next(runs)), poll=poll
+        )
     except KeyboardInterrupt:
         console.print("\nStopped watching.", markup=False)
 
 
-def regrade_once(ws: workspace.Workspace, found: Kata, path: Path, options: GradeOptions) -> None:
-    """One watch cycle: clear, measure with a progress bar, show; learner errors don't stop it."""
+def regrade_once(
+    ws: workspace.Workspace, found: Kata, path: Path, options: GradeOptions, run: int = 1
+) -> None:
+    """One watch cycle, one view on a cleared screen: the counted checks as soon as they
+    are known, completed by the timed ones; learner errors don't stop the watch."""
     console = out()
+    counted: list[GradeResult] = []
 
     def show(result: GradeResult) -> None:
-        console.clear()
-        report.render_grade(result, console, plain(console))
+        if counted:
+            render_timed(counted[0], result, console, plain(console))
+        else:
+            report.render_grade(result, console, plain(console))
 
     console.clear()
-    console.print(f"measuring {path.name}…", markup=False)
+    console.rule(f"grade {run} · {path.name} · {time.strftime('%H:%M:%S')}", style="dim")
     try:
         with ProgressBar() as progress:
-            result = grade(found, path, replace(options, progress=progress, on_counted=show))
+
+            def show_counted(result: GradeResult) -> None:
+                counted.append(result)
+                with progress.paused():  # the bar's live line would garble the view
+                    render_counted(result, console, plain(console))
+
+            result = grade(
+                found, path, replace(options, progress=progress, on_counted=show_counted)
+            )
     except LearnerCodeError as exc:
-        console.clear()
         show_error(exc)
     else:
         show(result)
         if options.timing:
             record_result(ws, found, result.score, result.exit_code == ExitCode.PASSED)
-    console.print(f"\nWatching {path} — save to grade again, Ctrl-C to stop.", markup=False)
+    console.print(
+        f"\nWatching {path} — save to grade again, Ctrl-C to stop.", markup=False, soft_wrap=False
+    )
 
 
 class ProgressBar:
@@ -441,11 +462,10 @@ class ProgressBar:
         self._bar: Progress | None = None
         if console.is_terminal and not SETTINGS.no_color:
             self._bar = Progress(
+                SpinnerColumn(),
                 TextColumn("{task.description}"),
-                BarColumn(),
-                TextColumn("{task.completed}/{task.total}"),
+                TextColumn("{task.fields[detail]}"),
                 TimeElapsedColumn(),
-                TimeRemainingColumn(),
                 console=console,
                 transient=True,
             )
@@ -458,16 +478,36 @@ class ProgressBar:
 
 
 class ProgressReporter:
+    """One line for the stage under way, with a spinner and its elapsed time. A stage
+    ends when the next begins (the grader says when a stage starts, not always when it
+    ends). Timing rounds are counted but given no bar or ETA: the grader's cap is a
+    ceiling most grades stop far below, so a bar towards it would never fill."""
+
     def __init__(self, bar: Progress | None) -> None:
         self.bar = bar
-        self.tasks: dict[str, TaskID] = {}
+        self.stage: tuple[str, TaskID] | None = None
 
     def __call__(self, what: str, done: int, total: int) -> None:
         if self.bar is None:
             return
-        if what not in self.tasks:
-            self.tasks[what] = self.bar.add_task(what, total=total)
-        self.bar.update(self.tasks[what], completed=done, total=total)
+        if self.stage is None or self.stage[0] != what:
+            if self.stage is not None:
+                self.bar.remove_task(self.stage[1])
+            self.stage = (what, self.bar.add_task(what, total=None, detail=""))
+        detail = f"{done} done" if total > 1 and done else ""
+        self.bar.update(self.stage[1], detail=detail)
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Print something while the bar's line is put away."""
+        if self.bar is None:
+            yield
+            return
+        self.bar.stop()
+        try:
+            yield
+        finally:
+            self.bar.start()
 
 
 @app.command()

@@ -79,6 +79,11 @@ def render_grade(result: GradeResult, console: Console, plain: bool) -> None:
     rows = [check_row(c) for c in result.checks]
     table(console, plain, HEADERS, rows, [STYLE.get(c.outcome, "") for c in result.checks])
     render_diagnostics(result, console, plain)
+    render_verdict(result, console, plain)
+
+
+def render_verdict(result: GradeResult, console: Console, plain: bool) -> None:
+    """The notes, the verdict and the score (watch adds them under its counted view)."""
     for note in [*advice_notes(result), *result.notes]:
         console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=plain)
     verdict = {

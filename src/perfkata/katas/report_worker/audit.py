@@ -302,14 +302,24 @@ def doomed_problem(run: Run, report_id: int, status: str | None) -> str | None:
     )
 
 
-def unmarked(run: Run, report_id: int) -> str:
-    """Why a dead-lettered report was not marked failed, from what the learner declared."""
+def failure_callbacks(run: Run) -> dict[str, str]:
+    """Callback actor -> the option that names it: declared on a job actor, or seen
+    receiving a failed message (an option given per message with send_with_options)."""
     callbacks = {
         name: option
         for a in job_actors(run)
         for option in FAILURE_OPTIONS
         if (name := a.options.get(option))
     }
+    for actor in run.actors:
+        if (kind := run.tally.get(f"callback_kind:{actor.actor_name}")) is not None:
+            callbacks.setdefault(actor.actor_name, kind.decode())
+    return callbacks
+
+
+def unmarked(run: Run, report_id: int) -> str:
+    """Why a dead-lettered report was not marked failed, from what the learner declared."""
+    callbacks = failure_callbacks(run)
     ran = run.tally.count(f"callback:{report_id}")
     if ran:
         names = ", ".join(callbacks) or "your failure callback"
@@ -342,12 +352,7 @@ def wrongly_failed(run: Run, survivors: list[int]) -> str:
             f"retries ran out, and it was marked failed ({len(survivors)} such reports)"
             + (f" — the first unexpected error: {error.decode()}" if error else "")
         )
-    kinds = {
-        name: option
-        for a in job_actors(run)
-        for option in FAILURE_OPTIONS
-        if (name := a.options.get(option))
-    }
+    kinds = failure_callbacks(run)
     said = (
         f"report {survivors[0]} was stored by a retry, yet was marked failed "
         f"({len(survivors)} such reports)"

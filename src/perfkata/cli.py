@@ -698,9 +698,11 @@ def ci_init(
 
 
 @app.command()
-def doctor(directory: DirOption = None) -> None:
+def doctor(
+    db_url: DbOption = None, redis_url: RedisOption = None, directory: DirOption = None
+) -> None:
     """Check Python, packages, backends (SQLite, PostgreSQL, Redis) and your workspace."""
-    findings = diagnose(workspace.find_workspace(directory))
+    findings = diagnose(workspace.find_workspace(directory), db_url, redis_url)
     console = out()
     rows = [[f.area, f.status, f.detail] for f in findings]
     report.table(console, plain(console), ("what", "status", "detail"), rows)

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import os
 import platform
+import socket
 import sqlite3
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
+from urllib.parse import urlsplit
 
 from perfkata.errors import PerfkataError
 from perfkata.grader.database import (
@@ -21,6 +23,9 @@ from perfkata.grader.database import (
     safe_url,
 )
 from perfkata.workspace import Workspace
+
+LOCAL_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 PACKAGES = (
     "perfkata",
@@ -41,7 +46,7 @@ PACKAGES = (
 @dataclass(frozen=True)
 class Finding:
     area: str
-    status: str  # "ok", "not set", "ERROR"
+    status: str  # "ok", "found" (running locally, not used yet), "not set", "—", "ERROR"
     detail: str
 
     @property
@@ -68,42 +73,98 @@ def sqlite_finding() -> Finding:
     return Finding("SQLite", "ok", f"{sqlite3.sqlite_version} (the default database)")
 
 
-def server_finding(
-    area: str,
-    env: str,
-    purpose: str,
-    check: Callable[[str], str],
-    describe: Callable[[str, str], str],
-) -> Finding:
-    """A real backend named by an environment variable: not set, unreachable, or its version."""
-    url = os.environ.get(env)
-    if not url:
-        return Finding(area, "not set", f"set {env} to {purpose}")
+@dataclass(frozen=True)
+class Server:
+    """A backend doctor looks for: where it usually runs locally, and how perfkata uses it."""
+
+    area: str
+    env: str
+    flag: str
+    local: str  # the URL tried when nothing is configured and the usual port answers
+    purpose: str
+    check: Callable[[str], str]
+    describe: Callable[[str], str]  # the server's answer to check, as one short phrase
+    safe: Callable[[str], str]
+
+
+POSTGRES = Server(
+    "PostgreSQL",
+    DB_URL_ENV,
+    "--db-url",
+    LOCAL_PG_URL,
+    "grade on it",
+    check_reachable,
+    lambda version: version.split(" on ")[0],
+    safe_url,
+)
+REDIS = Server(
+    "Redis",
+    REDIS_URL_ENV,
+    "--redis-url",
+    LOCAL_REDIS_URL,
+    "cache and queue jobs on it",
+    check_redis_reachable,
+    lambda version: f"Redis {version}",
+    safe_redis_url,
+)
+
+
+def server_findings(server: Server, given: str | None) -> list[Finding]:
+    """The configured server (the flag, else the environment variable), then the usual
+    local port when that is another place: what answers there and how to use it."""
+    url = given or os.environ.get(server.env)
+    found = [configured_finding(server, url)] if url else []
+    host_port = address(server.local)
+    if not url or address(url) != host_port:
+        found.append(local_finding(server, url is not None))
+    return found
+
+
+def configured_finding(server: Server, url: str) -> Finding:
     try:
-        found = check(url)
+        answer = server.check(url)
     except PerfkataError as exc:
-        return Finding(area, "ERROR", exc.message)
-    return Finding(area, "ok", describe(url, found))
+        return Finding(server.area, "ERROR", exc.message)
+    return Finding(server.area, "ok", f"{server.safe(url)}: {server.describe(answer)}")
 
 
-def postgres_finding() -> Finding:
-    return server_finding(
-        "PostgreSQL",
-        DB_URL_ENV,
-        "grade on PostgreSQL",
-        check_reachable,
-        lambda url, server: f"{safe_url(url)}: {server.split(' on ')[0]}",
+def local_finding(server: Server, configured: bool) -> Finding:
+    host, port = address(server.local)
+    where = f"{host}:{port}"
+    how = f"set {server.flag} or {server.env} to {server.purpose}"
+    if not port_open(host, port):
+        status = "—" if configured else "not set"
+        return Finding(server.area, status, f"nothing listens at {where}; {how}")
+    try:
+        answer = server.check(server.local)
+    except PerfkataError as exc:
+        return Finding(
+            server.area,
+            "found",
+            f"something listens at {where}, but {server.safe(server.local)} failed "
+            f"({exc.message}); pass {server.flag} with your user and database",
+        )
+    return Finding(
+        server.area,
+        "found",
+        f"{server.describe(answer)} is running at {where} — {server.purpose} with "
+        f"{server.flag} {server.local}",
     )
 
 
-def redis_finding() -> Finding:
-    return server_finding(
-        "Redis",
-        REDIS_URL_ENV,
-        "cache on Redis",
-        check_redis_reachable,
-        lambda url, version: f"{safe_redis_url(url)}: Redis {version}",
-    )
+def address(url: str) -> tuple[str, int]:
+    parsed = urlsplit(url)
+    default = 5432 if parsed.scheme.startswith("postgres") else 6379
+    return parsed.hostname or "127.0.0.1", parsed.port or default
+
+
+def port_open(host: str, port: int) -> bool:
+    """A TCP connect first: a closed port answers at once, a driver may wait longer."""
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+    except OSError:
+        return False
+    return True
 
 
 def workspace_findings(workspace: Workspace) -> list[Finding]:
@@ -119,11 +180,13 @@ def workspace_findings(workspace: Workspace) -> list[Finding]:
     return found
 
 
-def diagnose(workspace: Workspace) -> list[Finding]:
+def diagnose(
+    workspace: Workspace, db_url: str | None = None, redis_url: str | None = None
+) -> list[Finding]:
     return [
         *package_findings(),
         sqlite_finding(),
-        postgres_finding(),
-        redis_finding(),
+        *server_findings(POSTGRES, db_url),
+        *server_findings(REDIS, redis_url),
         *workspace_findings(workspace),
     ]

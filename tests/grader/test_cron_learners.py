@@ -64,7 +64,7 @@ def test_correct_shapes_pass_on_postgresql_and_redis(name, real_postgres_url, re
         ("touches_audit.py", {"correct"}, "the audit log must never be touched"),
         ("no_commit_per_batch.py", {"crash"}, "nothing had been committed"),
         ("all_ids_in_memory.py", {"memory"}, None),  # the advice line says what to do
-        ("one_big_delete.py", {"batch-size"}, None),
+        ("one_big_delete.py", {"batch-size", "crash"}, "one DELETE was removing all"),
         ("per_row_deletes.py", {"statements"}, "one row per statement"),
         ("executemany_deletes.py", {"statements"}, "executemany() runs its DELETE once per row"),
         ("no_claim.py", {"once"}, "8 ran twice"),

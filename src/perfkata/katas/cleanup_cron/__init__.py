@@ -138,7 +138,8 @@ KATA = define_kata(
             "crash_kept_rows",
             ">0",
             10,
-            "Commit after every batch, so finished batches survive a crash.",
+            "Commit after every batch, so finished batches survive a crash (what the kill "
+            "found is described above).",
         ),
         Check.of(
             "memory",

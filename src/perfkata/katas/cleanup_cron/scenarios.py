@@ -144,14 +144,19 @@ def shown(at: datetime | None, zone: str) -> str:
     return text
 
 
+ONE_STATEMENT = "killed inside the job's first DELETE, which had every row to itself"
+
+
 class Crash(Exception):
     """Stands in for the process dying (deploy, OOM kill) in the middle of a job."""
 
 
 def crash_when(env: RunEnv, rows: int) -> Callable[[], None]:
     """Arm a crash at the first DELETE run once `rows` rows are deleted (counting the rows
-    an executemany() is about to delete); returns the disarm function. Whatever the job
-    had not committed by then is rolled back, as if the process had died."""
+    an executemany() is about to delete) — or inside the very first DELETE when it alone
+    goes past that point (one statement for every row: a kill a third of the way through
+    lands in it); returns the disarm function. Whatever the job had not committed by then
+    is rolled back, as if the process had died."""
     deleted = [0]
 
     def before(
@@ -166,7 +171,10 @@ def crash_when(env: RunEnv, rows: int) -> Callable[[], None]:
     def after(
         conn: Any, clause: Any, multiparams: Any, params: Any, options: Any, result: Any
     ) -> None:
-        deleted[0] += rows_deleted(clause, result)
+        removed = rows_deleted(clause, result)
+        if not deleted[0] and removed >= rows:
+            raise Crash(ONE_STATEMENT)
+        deleted[0] += removed
 
     event.listen(env.engine, "before_cursor_execute", before)
     event.listen(env.engine, "after_execute", after)
@@ -182,12 +190,12 @@ def crash(module: ModuleType, env: RunEnv) -> None:
     """Kill expire_sessions a third of the way through, then run it again."""
     data = generate(env.size, env.seed)
     to_delete = len(data.sessions) - len(survivors(data)["sessions"])
-    disarm, crashed = crash_when(env, to_delete // 3), False
+    disarm, crashed = crash_when(env, to_delete // 3), ""
     try:
         with Session(env.engine) as session:
             module.expire_sessions(session, NOW)
-    except Crash:
-        crashed = True
+    except Crash as exc:
+        crashed = str(exc)
     finally:
         disarm()
     with Session(env.engine) as session:
@@ -204,9 +212,15 @@ def crash(module: ModuleType, env: RunEnv) -> None:
         env.note("crash_kept_rows", "after the crash, running the job again did not finish it")
 
 
-def nothing_kept(to_delete: int, crashed: bool) -> str:
+def nothing_kept(to_delete: int, crashed: str) -> str:
     """Why no deletion survived: the kill undid uncommitted work, or the job never got
     as far as the kill point (it deleted nothing at all)."""
+    if crashed == ONE_STATEMENT:
+        return (
+            f"one DELETE was removing all {to_delete} expired sessions when the job was "
+            f"killed ({to_delete // 3} in): a statement's work is kept only once it commits, "
+            "so none was — delete and commit in batches of up to 1,000"
+        )
     if crashed:
         return (
             f"killed after deleting {to_delete // 3} of {to_delete} expired sessions, the "

@@ -10,6 +10,7 @@ faulthandler's dump on timeout).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import re
@@ -56,11 +57,36 @@ def still_working(stderr: str) -> bool:
     return calls[0] != calls[1]
 
 
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _find_prctl() -> Callable[..., int] | None:
+    """Looked up once in the parent: nothing is loaded between fork and exec."""
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux: the stdin-EOF exit still applies
+        return None
+
+
+_PRCTL = _find_prctl()
+
+
+def die_with_parent(parent: int) -> None:
+    """In a child before exec: the kernel SIGKILLs it when perfkata dies, even by
+    SIGKILL, so no worker spins on under pid 1. If the parent is already gone, go too."""
+    if _PRCTL is not None:
+        _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 def _fence(memory: int, processes: int | None) -> Callable[[], None]:
     """Run in the child before exec: an address-space limit and, where the kernel applies
     it (not to root), a cap on processes so a fork bomb fails instead of the machine."""
+    parent = os.getpid()
 
     def apply() -> None:
+        die_with_parent(parent)
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         if processes is not None:
             _, hard = resource.getrlimit(resource.RLIMIT_NPROC)
@@ -90,7 +116,14 @@ def _owner(path: str) -> int | None:
 
 class WorkerProcess:
     def __init__(
-        self, label: str, who: str, solution: Path, *, timeout: float, memory_limit: int
+        self,
+        label: str,
+        who: str,
+        solution: Path,
+        *,
+        timeout: float,
+        memory_limit: int,
+        extra_env: dict[str, str] | None = None,  # the owner tag, a TMPDIR of the grade's
     ) -> None:
         self.label = label  # "starter", "learner", "reference"
         self.who = who  # how messages name it: "Your code", "The starter"
@@ -102,7 +135,7 @@ class WorkerProcess:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
-            env=worker_environment(os.environ),
+            env=worker_environment(os.environ) | (extra_env or {}),
             preexec_fn=_fence(memory_limit, process_cap()),
             start_new_session=True,  # its own process group: killed whole, forks included
         )

@@ -336,7 +336,16 @@ def main() -> None:
         req = json.loads(line)
         replies.write(json.dumps(handle(state, req)) + "\n")
         if req["op"] == "exit":
-            break
+            return
+    orphaned()
+
+
+def orphaned() -> None:
+    """stdin ended without "exit": the parent is gone. Take the kata's job processes
+    along (this worker leads their process group) rather than leave them running."""
+    if os.getpgrp() == os.getpid():
+        os.killpg(os.getpid(), signal.SIGKILL)
+    os._exit(1)
 
 
 if __name__ == "__main__":

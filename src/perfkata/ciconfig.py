@@ -5,8 +5,11 @@ need, and grade every started kata. Plain text templates: no YAML library at run
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
+from typing import Any
 
 from perfkata.errors import UsageError
 
@@ -18,7 +21,7 @@ GITLAB_PG_URL = "postgresql+psycopg://postgres@postgres:5432/test"
 
 @dataclass(frozen=True)
 class CiChoice:
-    package: str  # what pip installs: "perfkata", a path or a git URL
+    package: str  # what pip installs: "perfkata==1.2", a git URL or an archive URL
     postgres: bool
     redis: bool
     timeout: int
@@ -129,3 +132,39 @@ def write_ci_files(root: Path, choice: CiChoice, force: bool) -> list[Path]:
         path.write_text(text, encoding="utf-8")
         written.append(path)
     return written
+
+
+def installed_package() -> str:
+    """What CI should pip-install to get the perfkata running here, from the record pip
+    keeps of where it came from (PEP 610's direct_url.json)."""
+    try:
+        dist = distribution("perfkata")
+    except PackageNotFoundError:
+        raise no_reachable_source("perfkata's install record is missing") from None
+    return package_from_direct_url(dist.read_text("direct_url.json"), dist.version)
+
+
+def package_from_direct_url(record: str | None, version: str) -> str:
+    """A pip requirement CI can install: a git URL pinned at the installed commit, a
+    remote archive, or the published version; never a path on this machine."""
+    if record is None:  # installed from an index: pin what is here
+        return f"perfkata=={version}"
+    info: dict[str, Any] = json.loads(record)
+    url = str(info.get("url", ""))
+    if url.startswith("file:"):
+        raise no_reachable_source(f"perfkata was installed from {url[len('file://') :]}")
+    subdirectory = info.get("subdirectory")
+    suffix = f"#subdirectory={subdirectory}" if subdirectory else ""
+    vcs = info.get("vcs_info")
+    if vcs:
+        return f"{vcs['vcs']}+{url}@{vcs['commit_id']}{suffix}"
+    return url + suffix
+
+
+def no_reachable_source(why: str) -> UsageError:
+    return UsageError(
+        f"{why}, which a CI runner cannot reach, so no workflow was written.",
+        hint="Pass --package with what CI should install: a git URL "
+        "(git+https://host/you/perfkata@COMMIT), an archive URL, or a published "
+        "version (perfkata==1.0).",
+    )

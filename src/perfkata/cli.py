@@ -679,17 +679,22 @@ def profile_command(
 def ci_init(
     directory: Annotated[Path, typer.Option("--dir", help="The repository's root.")] = Path(),
     package: Annotated[
-        str, typer.Option(help="What CI pip-installs: perfkata, a path or a git URL.")
-    ] = "perfkata",
+        str | None,
+        typer.Option(
+            help="What CI pip-installs: perfkata==VERSION, a git or archive URL; "
+            "default: where this perfkata was installed from."
+        ),
+    ] = None,
     postgres: Annotated[bool, typer.Option(help="Grade on a PostgreSQL service.")] = False,
     redis: Annotated[bool, typer.Option(help="Use a Redis service (cache, broker).")] = False,
     minutes: Annotated[int, typer.Option(help="The CI job's time limit.")] = 30,
     force: Annotated[bool, typer.Option(help="Replace existing files.")] = False,
 ) -> None:
     """Write a GitHub Actions workflow and a GitLab CI job that grade every started kata."""
-    choice = ciconfig.CiChoice(package, postgres, redis, minutes)
+    choice = ciconfig.CiChoice(package or ciconfig.installed_package(), postgres, redis, minutes)
     for path in ciconfig.write_ci_files(directory, choice, force):
         out().print(f"wrote {path}", markup=False)
+    out().print(f"CI installs {choice.package}", markup=False)
     out().print(
         "Commit them with perfkata-work/; each push is graded. GitHub shows the problems "
         "at the learners' lines; GitLab shows a JUnit test report.",

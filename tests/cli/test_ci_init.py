@@ -15,7 +15,8 @@ REFERENCE = Path(__file__).parents[2] / "solutions" / "n-plus-one-blog" / "blog.
 
 def test_writes_both_files_and_never_overwrites(tmp_path):
     # Given the CI files written once, then edited by the instructor
-    run = perfkata("ci", "init", "--dir", str(tmp_path), cwd=tmp_path)
+    pinned = ("--package", "perfkata==1.0")
+    run = perfkata("ci", "init", "--dir", str(tmp_path), *pinned, cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     files = [tmp_path / ".github/workflows/perfkata.yml", tmp_path / ".gitlab-ci.perfkata.yml"]
     workflow = yaml.safe_load(files[0].read_text())
@@ -24,12 +25,14 @@ def test_writes_both_files_and_never_overwrites(tmp_path):
         path.write_text(path.read_text() + "# edited by hand\n")
     edited = [path.read_text() for path in files]
     # When init runs again, with options that would change what it writes
-    again = perfkata("ci", "init", "--dir", str(tmp_path), "--redis", cwd=tmp_path)
+    again = perfkata("ci", "init", "--dir", str(tmp_path), "--redis", *pinned, cwd=tmp_path)
     # Then it refuses and both edited files are byte for byte as they were
     assert again.returncode == 2 and "already exists; nothing was written" in again.stderr
     assert [path.read_text() for path in files] == edited
     # And with --force both are replaced by the new choice
-    forced = perfkata("ci", "init", "--dir", str(tmp_path), "--force", "--redis", cwd=tmp_path)
+    forced = perfkata(
+        "ci", "init", "--dir", str(tmp_path), "--force", "--redis", *pinned, cwd=tmp_path
+    )
     assert forced.returncode == 0
     assert not any("# edited by hand" in path.read_text() for path in files)
     workflow = yaml.safe_load(files[0].read_text())

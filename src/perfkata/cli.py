@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -26,6 +26,7 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from typer.core import TyperOption
 
 from perfkata import __version__, ciconfig, workspace
 from perfkata.bench.export import document
@@ -52,6 +53,22 @@ from perfkata.grader.watch import render_counted, render_timed, watch_and_regrad
 from perfkata.katas.base import Kata
 from perfkata.katas.registry import get_kata, registry
 
+
+def plain_flags_in_help() -> None:
+    """typer 0.2x's rich help writes every option's type beside it, flags too
+    (`--debug <bool>`, as if the flag took a value), while its plain help leaves a flag's
+    type out; make the rich panels do the same (older typers have no such method)."""
+    typed = getattr(TyperOption, "display_type_rich", None)
+    if typed is None:
+        return
+
+    def flag_without_type(self: TyperOption, ctx: Any) -> str | None:
+        return None if self.is_flag else typed(self, ctx)
+
+    TyperOption.display_type_rich = flag_without_type  # type: ignore[method-assign]
+
+
+plain_flags_in_help()
 app = typer.Typer(
     help="A dojo for backend performance: fix the kata, get graded.",
     no_args_is_help=True,

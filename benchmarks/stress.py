@@ -5,7 +5,11 @@ numbering twice the cores, plus one hammering Redis — on the embedded backends
 PostgreSQL/Redis. A wrong verdict is a pass graded fail or a fail graded pass;
 "inconclusive" (exit 3) is counted apart: it is never wrong, only unhelpful.
 
-    python benchmarks/stress.py --runs 1 [--conditions idle,one-core,heavy] [--tree DIR]
+    python benchmarks/stress.py --runs 1 [--conditions idle,one-core,heavy] [--before DIR]
+
+With --before (another checkout, e.g. `git worktree add /tmp/before <commit>`), every
+case is graded by both trees one after the other, in alternating order (ABBA), so the
+two meet the same load: verdicts and grade times side by side in one run.
 """
 
 from __future__ import annotations
@@ -28,22 +32,19 @@ REDIS = os.environ.get("PERFKATA_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 EXIT = {0: "pass", 1: "fail", 3: "inconclusive"}
 
 # (kata, solution, expected verdict, backends): the solution is "starter", "reference"
-# or a sample learner's file; "real" grades on PostgreSQL and Redis.
+# or a sample learner's file; "real" grades on PostgreSQL and Redis. Grades are slow on
+# a loaded 2-core machine (20-150 s each), so the list is what a run can afford: every
+# kata's reference (a wrong FAIL is the costly error), the starters that are cheap,
+# and the samples whose timed verdict the issue named.
 CASES = [
     ("n-plus-one-blog", "starter", "fail", "embedded"),
     ("n-plus-one-blog", "reference", "pass", "embedded"),
     ("n-plus-one-blog", "n_plus_one_blog/memoised.py", "fail", "embedded"),
-    ("n-plus-one-blog", "n_plus_one_blog/three_times_slower.py", "fail", "embedded"),
-    ("cached-catalog", "starter", "fail", "embedded"),
     ("cached-catalog", "reference", "pass", "embedded"),
-    ("cleanup-cron", "starter", "fail", "embedded"),
     ("cleanup-cron", "reference", "pass", "embedded"),
-    ("report-worker", "starter", "fail", "embedded"),
     ("report-worker", "reference", "pass", "embedded"),
     ("report-worker", "report_worker/wrong_global_lock.py", "fail", "embedded"),
-    ("n-plus-one-blog", "reference", "pass", "real"),
     ("report-worker", "reference", "pass", "real"),
-    ("report-worker", "report_worker/wrong_global_lock.py", "fail", "real"),
 ]
 
 CPU_HOG = "while True: pass"
@@ -96,20 +97,22 @@ def grade_once(tree: Path, case: tuple[str, str, str, str], seed: int) -> tuple[
     return verdict, seconds
 
 
-def run_condition(tree: Path, condition: str, runs: int) -> list[tuple]:
+def run_condition(trees: dict[str, Path], condition: str, runs: int) -> list[tuple]:
     rows = []
     with load(condition):
         print(f"{condition}: load average {os.getloadavg()[0]:.1f}", file=sys.stderr)
         for run in range(runs):
             for index, case in enumerate(CASES):
-                verdict, seconds = grade_once(tree, case, 9100 + 37 * run + index)
-                rows.append((condition, *case, verdict, seconds))
-                print(
-                    f"  {condition} {case[0]} {case[1]} [{case[3]}]: {verdict} "
-                    f"(expected {case[2]}) {seconds:.1f} s",
-                    file=sys.stderr,
-                    flush=True,
-                )
+                names = list(trees) if (run + index) % 2 == 0 else list(trees)[::-1]
+                for name in names:
+                    verdict, seconds = grade_once(trees[name], case, 9100 + 37 * run + index)
+                    rows.append((f"{condition} ({name})", *case, verdict, seconds))
+                    print(
+                        f"  {condition} {name} {case[0]} {case[1]} [{case[3]}]: {verdict} "
+                        f"(expected {case[2]}) {seconds:.1f} s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
     return rows
 
 
@@ -129,15 +132,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--conditions", default="idle,one-core,heavy")
-    parser.add_argument("--tree", type=Path, default=REPO, help="the checkout to grade with")
+    parser.add_argument("--before", type=Path, help="another checkout, graded side by side")
+    parser.add_argument("--only", help="comma-separated kata slugs")
     args = parser.parse_args()
+    trees = {"after": REPO}
+    if args.before:
+        trees = {"before": args.before.resolve(), "after": REPO}
+    if args.only:
+        CASES[:] = [case for case in CASES if case[0] in args.only.split(",")]
     rows = []
     for condition in args.conditions.split(","):
-        rows += run_condition(args.tree.resolve(), condition, args.runs)
+        rows += run_condition(trees, condition, args.runs)
     print("| condition | grades | wrong verdicts | inconclusive | errors | median | max |")
     print("|---|---|---|---|---|---|---|")
-    for condition in args.conditions.split(","):
-        print(summary(rows, condition))
+    for label in dict.fromkeys(r[0] for r in rows):
+        print(summary(rows, label))
     print("\n| condition | kata | solution | backends | expected | got | seconds |")
     print("|---|---|---|---|---|---|---|")
     for condition, slug, solution, expected, backends, verdict, seconds in rows:

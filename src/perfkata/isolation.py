@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from perfkata.katas.files import kata_files_root
+from perfkata.ownership import OWNER_ENV
 
 
 def forbid_reading(folder: Path) -> None:
@@ -48,6 +49,7 @@ ALLOWED_ENV = (
     "PYTHONPATH",
     "VIRTUAL_ENV",
     "COVERAGE_PROCESS_START",
+    OWNER_ENV,  # names the grade a process works for: orphans are found by it
 )
 
 

@@ -21,6 +21,8 @@ from typing import Any, Protocol, cast
 import diskcache
 import redis
 
+from perfkata.ownership import owner_tag
+
 DEFAULT_TIMEOUT = 300.0
 _MISSING: Any = object()  # "no value" and "the default timeout", as in Django
 Timeout = Any  # seconds (float), None for never, or left out for the default
@@ -82,7 +84,8 @@ class RedisStore:
 
     def __init__(self, url: str, prefix: str | None = None) -> None:
         self.client = redis.Redis.from_url(url, socket_connect_timeout=2)
-        self.prefix = prefix or f"perfkata:{uuid.uuid4().hex[:12]}:"
+        # perfkata:<owner pid>_<grade>_<id>: swept by the next grade if its owner died
+        self.prefix = prefix or f"perfkata:{owner_tag()}_{uuid.uuid4().hex[:12]}:"
 
     def _k(self, key: str) -> str:
         return self.prefix + key

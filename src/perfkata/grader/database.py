@@ -77,7 +77,9 @@ def check_reachable(url: str) -> str:
 
 
 def new_schema_name() -> str:
-    return f"perfkata_{uuid.uuid4().hex[:12]}"
+    """perfkata_<owner pid>_<id>: a grade whose perfkata was killed leaves a schema the
+    next grade recognises as an orphan (grader/leftovers.py)."""
+    return f"perfkata_{os.getpid()}_{uuid.uuid4().hex[:12]}"
 
 
 def worker_engine(db_url: str | None, schema: str | None, scratch: Path) -> Engine:

@@ -13,6 +13,7 @@ from typing import Any
 
 from perfkata.bench.thresholds import Outcome
 from perfkata.errors import InternalError, LearnerCodeError
+from perfkata.grader import leftovers
 from perfkata.grader.counter_cache import CounterCache, cache_dir
 from perfkata.grader.database import (
     check_reachable,
@@ -221,6 +222,9 @@ def worker_pool(
 ) -> Iterator[dict[str, WorkerProcess]]:
     schemas = {v: new_schema_name() for v in variants} if options.db_url else {}
     with ExitStack() as stack:
+        owned = stack.enter_context(
+            leftovers.owned_by_this_grade(options.db_url, options.redis_url)
+        )
         if options.db_url:
             for schema in schemas.values():
                 stack.callback(drop_schema, options.db_url, schema)
@@ -232,6 +236,7 @@ def worker_pool(
                 paths[variant],
                 timeout=options.timeout,
                 memory_limit=options.memory_limit,
+                extra_env=owned,
             )
             stack.callback(worker.close)
             workers[variant] = worker

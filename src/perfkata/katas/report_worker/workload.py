@@ -26,6 +26,7 @@ from perfkata.katas.report_worker.app import FaultPlan, NetworkError, Storage, c
 from perfkata.katas.report_worker.jobs import bind, new_broker
 from perfkata.katas.report_worker.models import Report
 from perfkata.katas.report_worker.store import MemoryTally, RedisTally, Tally, delete_prefix
+from perfkata.ownership import owner_tag
 
 UPLOAD_LATENCY = 0.008  # seconds per upload: the network call the request should not wait for
 JOIN_TIMEOUT_S = 60.0
@@ -61,7 +62,8 @@ class Run:
         shared_tally: bool = True,
     ) -> None:
         client = None if in_process else env.services["redis"]
-        self.prefix = f"perfkata-run-{uuid.uuid4().hex[:12]}"
+        # swept by the next grade when the grade that owns it was killed
+        self.prefix = f"perfkata-run-{owner_tag()}_{uuid.uuid4().hex[:12]}"
         # Job processes add to the counts through Redis; a request path that is only
         # timed keeps them in memory, so the grader's bookkeeping is not what is timed.
         shared = client is not None and shared_tally

@@ -1,0 +1,45 @@
+"""Who owns an external resource: every schema, Redis key prefix, temp folder and worker
+process a grade makes carries its owner's tag, "<pid>_<grade id>", so the next grade can
+tell the leftovers of a perfkata that was killed (owner pid gone) from a live one's.
+
+At the bottom of the layers (like errors.py): bench and katas name their keys with it.
+The grading parent sets it for its workers in PERFKATA_OWNER; their children inherit it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+
+OWNER_ENV = "PERFKATA_OWNER"
+_TAG = re.compile(r"^\d+_[0-9a-f]+$")
+
+
+def new_owner_tag() -> str:
+    """A fresh tag for one grade run by this process."""
+    return f"{os.getpid()}_{uuid.uuid4().hex[:8]}"
+
+
+def owner_tag() -> str:
+    """The tag of the grade this process works for (its own pid outside a grade)."""
+    tag = os.environ.get(OWNER_ENV, "")
+    return tag if _TAG.match(tag) else f"{os.getpid()}_0"
+
+
+def owner_pid(tag: str) -> int | None:
+    head = tag.split("_", 1)[0]
+    return int(head) if head.isdigit() else None
+
+
+def alive(pid: int) -> bool:
+    """Is there a process with this pid? (A pid we may not signal is alive.)"""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -6,6 +6,7 @@ import itertools
 import json
 import math
 import re
+import signal
 import sys
 import textwrap
 import time
@@ -784,16 +785,28 @@ def show_error(exc: PerfkataError) -> None:
         console.print("(run with --debug to see the full traceback)", markup=False)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a CI job's time limit, `kill`): unwinds like Ctrl-C, so every worker is
+    killed and every schema, key and temp folder of the grade removed on the way out."""
+
+
+def on_sigterm(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second TERM must not cut clean-up short
+    raise Terminated()
+
+
 def main() -> None:
     """Entry point: typer handles usage errors (exit 2) and exits; the rest is mapped here."""
+    signal.signal(signal.SIGTERM, on_sigterm)
     try:
         app()
     except PerfkataError as exc:
         show_error(exc)
         sys.exit(int(exc.exit_code))
-    except KeyboardInterrupt:
-        err().print("Interrupted.", markup=False)
-        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        terminated = isinstance(exc, Terminated)
+        err().print("Terminated; cleaned up." if terminated else "Interrupted.", markup=False)
+        sys.exit(128 + signal.SIGTERM if terminated else 130)
     except Exception as exc:  # a perfkata bug: say so, keep the traceback for --debug
         err().print(
             f"perfkata hit an internal error: {exc!r}. Run with --debug and report it.",

@@ -189,9 +189,19 @@ def start(kata: str, directory: DirOption = None) -> None:
     workspace.record_start(ws, found)
     console = out()
     show_brief(console, found.brief)
-    console.print(f"\nThe brief is also in {ws.kata_dir(found) / 'BRIEF.md'}", markup=False)
-    console.print(f"Edit {copied[0]}", markup=False)
+    brief_file = near(ws.kata_dir(found) / "BRIEF.md")
+    console.print(f"\nThe brief is also in {brief_file}", markup=False)
+    console.print(f"Edit {near(copied[0])}", markup=False)
     console.print(f"then run: perfkata grade {found.slug}", markup=False)
+
+
+def near(path: Path) -> Path:
+    """The path as the learner would type it: relative when under the current folder
+    (short enough for an 80-column line)."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
 
 
 def show_brief(console: Console, brief: str) -> None:

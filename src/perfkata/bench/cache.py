@@ -193,7 +193,9 @@ class Cache:
         and only if it is still that entry — an unconditional delete here let two racing
         callers each remove the other's fresh entry and both "win"."""
         raw = self.store.get(key)
-        if raw is not None and self._live(raw) is _MISSING:
+        if raw is not None and self._live(raw) is not _MISSING:
+            return False  # a live entry: no second round trip (versions are added per read)
+        if raw is not None:
             with self.store.lock(f"add:{key}", timeout=5):
                 if self.store.get(key) == raw:
                     self.store.delete(key)

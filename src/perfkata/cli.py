@@ -800,9 +800,18 @@ class Terminated(KeyboardInterrupt):
     killed and every schema, key and temp folder of the grade removed on the way out."""
 
 
+TERMINATED: list[bool] = []  # set by the handler: click re-raises a plain KeyboardInterrupt
+
+
 def on_sigterm(signum: int, frame: object) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second TERM must not cut clean-up short
+    TERMINATED.append(True)
     raise Terminated()
+
+
+def terminated() -> None:
+    err().print("Terminated; the grade's workers and resources were cleaned up.", markup=False)
+    sys.exit(128 + signal.SIGTERM)
 
 
 def main() -> None:
@@ -813,10 +822,15 @@ def main() -> None:
     except PerfkataError as exc:
         show_error(exc)
         sys.exit(int(exc.exit_code))
+    except SystemExit:
+        if TERMINATED:  # typer turned the interrupt into exit 130 after clean-up ran
+            terminated()
+        raise
     except KeyboardInterrupt as exc:
-        terminated = isinstance(exc, Terminated)
-        err().print("Terminated; cleaned up." if terminated else "Interrupted.", markup=False)
-        sys.exit(128 + signal.SIGTERM if terminated else 130)
+        if isinstance(exc, Terminated) or TERMINATED:
+            terminated()
+        err().print("Interrupted.", markup=False)
+        sys.exit(130)
     except Exception as exc:  # a perfkata bug: say so, keep the traceback for --debug
         err().print(
             f"perfkata hit an internal error: {exc!r}. Run with --debug and report it.",

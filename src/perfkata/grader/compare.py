@@ -75,7 +75,8 @@ def label(kata: Kata, name: str) -> str:
 def ratio(value: Any, base: Any) -> str:
     if not isinstance(value, int | float) or not isinstance(base, int | float) or not base:
         return "—"
-    return f"{value / base:.2g}×"
+    share = value / base
+    return f"{share:,.0f}×" if share >= 100 else f"{share:.2g}×"
 
 
 def cell(name: str, variant: str, value: Any) -> str:
@@ -135,7 +136,8 @@ def scaling_rows(result: GradeResult) -> list[list[str]]:
             values = [counters[s].get(name) for s in sizes]
             numbers = [float(v) for v in values if isinstance(v, int | float)]
             fits.append(fit(sizes, numbers).describe() if len(numbers) == len(sizes) else "—")
-        rows.append([label(result.kata, name), *fits])
+        if any(f != "—" for f in fits):  # memory is measured at the judged sizes only
+            rows.append([label(result.kata, name), *fits])
     return rows
 
 

@@ -19,20 +19,19 @@ import selectors
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from perfkata.bench.sourceline import LearnerFiles
 from perfkata.errors import InternalError, LearnerCodeError, ServiceFailed
+from perfkata.grader.capture import BoundedCapture
 from perfkata.isolation import worker_environment
 
 DEFAULT_TIMEOUT = 120.0
 DEFAULT_MEMORY_LIMIT = 2 * 1024**3
 _FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+) in (?P<func>\S+)')
-_SIZE = re.compile(r"^perfkata: working at N=(\d+)$", re.MULTILINE)
 _DUMP = re.compile(r"^(?:Current thread|Thread) 0x[0-9a-f]+ \(most recent call first\):$", re.M)
 # Frames inside these mean the code was talking to its database or broker: progress.
 _TALKING = ("/sqlalchemy/", "/sqlite3/", "/psycopg/", "/redis/", "/dramatiq/")
@@ -129,16 +128,17 @@ class WorkerProcess:
         self.who = who  # how messages name it: "Your code", "The starter"
         self.solution = solution
         self.timeout = timeout
-        self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 — closed in close()
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "perfkata.grader.worker"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=self._stderr,
+            stderr=subprocess.PIPE,  # drained with bounded memory (grader/capture.py)
             env=worker_environment(os.environ) | (extra_env or {}),
             preexec_fn=_fence(memory_limit, process_cap()),
             start_new_session=True,  # its own process group: killed whole, forks included
         )
+        assert self._proc.stderr is not None
+        self._stderr = BoundedCapture(self._proc.stderr)
         self._selector = selectors.DefaultSelector()
         assert self._proc.stdout is not None
         self._selector.register(self._proc.stdout, selectors.EVENT_READ)
@@ -196,8 +196,7 @@ class WorkerProcess:
         return line
 
     def stderr_text(self) -> str:
-        self._stderr.seek(0)
-        return self._stderr.read().decode("utf-8", "replace")
+        return self._stderr.text()
 
     def _raise_timeout(self, timeout: float) -> None:
         # Ask faulthandler (installed in the worker) for two dumps of every thread's stack
@@ -230,8 +229,7 @@ class WorkerProcess:
 
     def _working_size(self) -> str | None:
         """The dataset size the worker said it was at (a line it writes to stderr)."""
-        found = _SIZE.findall(self.stderr_text())
-        return found[-1] if found else None
+        return self._stderr.last_size
 
     def _stuck_at(self) -> tuple[str, int, str, str] | None:
         files = LearnerFiles([str(self.solution)])
@@ -243,6 +241,7 @@ class WorkerProcess:
 
     def _raise_died(self) -> None:
         code = self._proc.wait(timeout=5)
+        self._stderr.settle()  # its last words are still in the pipe
         reason = f"signal {-code}" if code < 0 else f"exit code {code}"
         tail = self.stderr_text().strip().splitlines()[-1:] or [""]
         if "MemoryError" in tail[0] or code == -signal.SIGKILL:
@@ -261,6 +260,7 @@ class WorkerProcess:
         if self._proc.poll() is None:
             self._proc.kill()
         self._proc.wait()
+        self._stderr.settle()  # a stack dump just asked for is still in the pipe
 
     def close(self) -> None:
         # A worker still busy with a request (the grade ended early, on the learner's

@@ -192,13 +192,14 @@ def render_comparison(result: GradeResult, console: Console, plain: bool) -> Non
         f"{result.kata.slug} — {result.solution} (seed {result.seed}, {result.backend})",
         markup=False,
         highlight=False,
+        soft_wrap=plain,  # on a terminal, wrapped between words
     )
     size = max(result.measurements["learner"].counters)
     headers = ("metric", "starter", "yours", "reference", "vs starter", "vs ref")
     console.print(f"\nAt the largest dataset ({size:,}):", markup=False)
     table(console, plain, headers, compare.comparison_rows(result))
     if compare.starter_memory_unmeasured(result):
-        console.print(compare.NOT_MEASURED_NOTE, markup=False, highlight=False)
+        console.print(compare.NOT_MEASURED_NOTE, markup=False, highlight=False, soft_wrap=plain)
     scaling = compare.scaling_rows(result)
     if scaling:
         sizes = ", ".join(f"{s:,}" for s in sorted(result.measurements["learner"].counters))

@@ -107,10 +107,10 @@ def in_sessions(sessions: set[int]) -> list[int]:
     return alive
 
 
-def gone_soon(sessions: set[int]) -> list[int]:
+def gone_soon(sessions: set[int], grace: float = 30) -> list[int]:
     """The processes still in these sessions after the kernel has had time to kill them
-    (a hang guard of 30 s, not a speed limit)."""
-    deadline = time.monotonic() + 30
+    and init to reap them (a hang guard, not a speed limit)."""
+    deadline = time.monotonic() + grace
     while in_sessions(sessions) and time.monotonic() < deadline:
         time.sleep(0.1)
     return in_sessions(sessions)

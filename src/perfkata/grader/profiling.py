@@ -7,8 +7,10 @@ Child: `python -m perfkata.grader.profile_child REQUEST_JSON`."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -17,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from perfkata.errors import InternalError, LearnerCodeError
-from perfkata.grader.process import DEFAULT_TIMEOUT
+from perfkata.grader import leftovers
+from perfkata.grader.capture import BoundedCapture
+from perfkata.grader.process import DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT, _fence, process_cap
 from perfkata.isolation import worker_environment
 from perfkata.katas.base import Kata
 
@@ -44,25 +48,28 @@ def profile(
         "summary": str(out_dir / f"{stem}.json"),
         "trace": str(out_dir / f"{stem}.bin"),
     }
-    try:
-        done = subprocess.run(
-            [sys.executable, "-m", "perfkata.grader.profile_child", json.dumps(request)],
-            env=worker_environment(os.environ),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-    except subprocess.TimeoutExpired:
+    with leftovers.owned_by_this_grade(None, None) as owned:
+        code, output = run_child(request, timeout, owned)
+    if code is None:
+        Path(request["trace"]).unlink(missing_ok=True)
         raise LearnerCodeError(
             f"The profiled run did not finish within {timeout:g} s.",
             file=str(solution),
             hint="Look for a loop that never ends, or raise the limit with --timeout.",
-        ) from None
+        )
     summary_path = Path(request["summary"])
-    if done.returncode != 0 or not summary_path.is_file():
+    if code != 0 and "MemoryError" in output:  # the limit a grade has, outside its code
+        raise LearnerCodeError(
+            f"The profiled run ran out of memory (limit {DEFAULT_MEMORY_LIMIT / 2**30:g} GiB, "
+            "as in a grade).",
+            file=str(solution),
+            hint="Fetch and keep fewer rows at once (perfkata grade shows the memory check).",
+            details=output,
+        )
+    if code != 0 or not summary_path.is_file():
         raise InternalError(
-            f"profiling {kata.slug} failed: {done.stderr.strip().splitlines()[-1:] or ['?']}",
-            details=done.stderr,
+            f"profiling {kata.slug} failed: {output.strip().splitlines()[-1:] or ['?']}",
+            details=output,
         )
     summary: dict[str, Any] = json.loads(summary_path.read_text(encoding="utf-8"))
     summary_path.unlink()
@@ -70,6 +77,35 @@ def profile(
         error = summary["error"]
         raise LearnerCodeError(error["message"], file=error["file"], line=error["line"])
     return summary
+
+
+def run_child(
+    request: dict[str, Any], timeout: float, owned: dict[str, str]
+) -> tuple[int | None, str]:
+    """The profiling child fenced in as a grade's workers are: the same memory limit and
+    process cap, its own process group killed whole on timeout (forks included), dying
+    with perfkata, its output bounded. (exit code or None on timeout, its output)"""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "perfkata.grader.profile_child", json.dumps(request)],
+        env=worker_environment(os.environ) | owned,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        preexec_fn=_fence(DEFAULT_MEMORY_LIMIT, process_cap()),
+        start_new_session=True,
+    )
+    assert child.stdout is not None
+    output = BoundedCapture(child.stdout)
+    try:
+        code: int | None = child.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        code = None
+    finally:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.pid, signal.SIGKILL)  # whatever it forked goes too
+        child.wait()
+        output.close()
+    return code, output.text()
 
 
 def hot_lines_from_pyinstrument(root: Any, learner_file: str) -> list[tuple[int, int]]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 from perfkata.bench.thresholds import Outcome
+from perfkata.grader.grade import timing_notes
 from perfkata.grader.results import Measurement
 from perfkata.grader.rubric import evaluate_check
 from perfkata.grader.timing import TimingPlan, comparisons, measure
@@ -139,3 +141,23 @@ def test_the_reference_speedup_is_shown_beside_the_learners():
 def test_no_timing_leaves_the_check_not_run():
     check = evaluate_check(SPEEDUP, learner_measurement(), learner_measurement(), None)
     assert check.outcome is Outcome.NOT_RUN
+
+
+def notes_after(table: dict[tuple[str, str], float], factors: list[float]) -> list[str]:
+    result = measure(FakeKata((SPEEDUP,)), jittered(table, factors), PLAN, seed=8)
+    check = evaluate_check(SPEEDUP, learner_measurement(), learner_measurement(), result)
+    return timing_notes(SimpleNamespace(checks=[check]), result)  # type: ignore[arg-type]
+
+
+def test_a_noisy_machine_is_not_mentioned_when_the_verdict_was_clear_anyway():
+    # Given ±20 % noise, and a learner as fast as the reference (10x over the starter)
+    table = {("starter", "timed"): 1.0, ("learner", "timed"): 0.1, ("reference", "timed"): 0.1}
+    # Then no note: the noise did not change the verdict
+    assert notes_after(table, [1.0, 1.2, 0.8, 1.1, 0.9, 1.25, 0.85]) == []
+
+
+def test_a_reference_below_its_floor_is_named_in_the_notes():
+    table = {("starter", "timed"): 0.15, ("learner", "timed"): 0.15, ("reference", "timed"): 0.1}
+    (note,) = notes_after(table, [1.0])
+    assert note.startswith("The machine was too busy to judge the speed-up")
+    assert "'speed-up vs starter'" in note

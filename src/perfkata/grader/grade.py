@@ -425,11 +425,15 @@ def timing_notes(result: GradeResult, timing: TimingResult) -> list[str]:
             f"missed the floor of {', '.join(repr(c.check.title) for c in busy)} in this grade "
             "(see below); grade again when it is quieter."
         )
-    elif undecided or timing.noise_level > EXTREME_NOISE:
+    elif timing.noisy and (undecided or timing.noise_level > EXTREME_NOISE):
         level = timing.noise_level * 100
         notes.append(
             f"This machine is noisy: the reference's own timings moved by {level:.0f} % "
             f"(median) round to round over {timing.rounds} rounds"
             + ("; the speed-up stayed undecided, grade again." if undecided else ".")
+        )
+    elif undecided:
+        notes.append(
+            f"The speed-up stayed undecided after {timing.rounds} timing rounds; grade again."
         )
     return notes

@@ -77,3 +77,14 @@ def test_workflow_commands_run_here_as_written(tmp_path, real_postgres_url, real
         assert done.returncode == 0, (command, done.stdout, done.stderr)
     assert "::notice title=perfkata n-plus-one-blog::pass" in results[0][1].stdout
     assert (tmp_path / gitlab["perfkata"]["artifacts"]["reports"]["junit"]).is_file()
+
+
+def test_a_local_install_is_refused_without_package(tmp_path):
+    # Given perfkata installed from this checkout (a path no CI runner can reach)
+    # When ci init is not told what to install
+    run = perfkata("ci", "init", "--dir", str(tmp_path), cwd=tmp_path)
+    # Then it refuses, says why and how, and writes nothing
+    assert run.returncode == 2 and "cannot reach" in run.stderr and "--package" in run.stderr
+    assert (
+        not (tmp_path / ".github").exists() and not (tmp_path / ".gitlab-ci.perfkata.yml").exists()
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from types import ModuleType
 from typing import Any
 
@@ -119,15 +119,40 @@ class DeleteWatcher:
         event.remove(self.engine, "after_execute", self._after)
 
 
+class ClaimClient(redis.Redis):
+    """The learner's Redis client, remembering the keys it writes: the learner names its
+    claim keys (`cron:<job>:<slot>`, no prefix of ours), so the run deletes them when it
+    ends rather than leave them in a shared database for their TTL."""
+
+    WRITES = frozenset({"SET", "SETNX", "SETEX", "PSETEX", "INCR", "INCRBY", "HSET", "HSETNX"})
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.written: set[Any] = set()
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        if len(args) > 1 and str(args[0]).upper() in self.WRITES:
+            self.written.add(args[1])
+        return super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+
+
 @contextmanager
 def cleanup_services(engine: Engine, backends: Backends) -> Iterator[Mapping[str, Any]]:
     """A Redis client for claims when one was asked for; None means claim in the database."""
-    client = redis.Redis.from_url(backends.redis_url) if backends.redis_url else None
+    client = (
+        ClaimClient(connection_pool=redis.ConnectionPool.from_url(backends.redis_url))
+        if backends.redis_url
+        else None
+    )
     try:
         yield {"redis": client}
     finally:
         if client is not None:
+            with suppress(redis.RedisError):
+                if client.written:
+                    client.delete(*client.written)
             client.close()
+            client.connection_pool.disconnect()  # a pool handed in is not closed with it
 
 
 def both_jobs(module: ModuleType, env: RunEnv) -> list[Any]:

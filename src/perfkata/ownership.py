@@ -3,7 +3,7 @@ process a grade makes carries its owner's tag, "<pid>_<grade id>", so the next g
 tell the leftovers of a perfkata that was killed (owner pid gone) from a live one's.
 
 At the bottom of the layers (like errors.py): bench and katas name their keys with it.
-The grading parent sets it for its workers in PERFKATA_OWNER; their children inherit it.
+The grading parent sets it for its workers in GRADE_OWNER; their children inherit it.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import os
 import re
 import uuid
 
-OWNER_ENV = "PERFKATA_OWNER"
+OWNER_ENV = "GRADE_OWNER"  # not PERFKATA_*: no setting of the grader reaches the learner
 _TAG = re.compile(r"^\d+_[0-9a-f]+$")
 
 

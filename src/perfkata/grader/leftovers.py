@@ -35,7 +35,14 @@ LEGACY_TEMP_AGE = 24 * 3600  # unowned perfkata-* folders of older versions: aft
 def temp_folder(tag: str) -> Path:
     """A grade's temp folder (TMPDIR of its workers), named for its owner."""
     pid = owner_pid(tag)
-    return Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{pid}-{tag.split('_', 1)[1]}-"))
+    prefix = f"{TEMP_PREFIX}{pid}-{tag.split('_', 1)[1]}-"
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=temp_root()))
+
+
+def temp_root() -> Path:
+    """Where workers would put temp files: $TMPDIR as it is now (tempfile caches the
+    first answer), else the system's."""
+    return Path(os.environ.get("TMPDIR") or tempfile.gettempdir())
 
 
 def sweep(db_url: str | None, redis_url: str | None) -> None:
@@ -64,7 +71,7 @@ def dead_owner(name: str, pattern: re.Pattern[str]) -> bool:
 
 
 def sweep_temp(root: Path | None = None) -> None:
-    folder = root or Path(tempfile.gettempdir())
+    folder = root or temp_root()
     for entry in folder.glob(f"{TEMP_PREFIX}*"):
         if not entry.is_dir() or entry.is_symlink():
             continue
@@ -153,7 +160,7 @@ def tagged_processes() -> Iterator[tuple[int, str]]:
 @contextmanager
 def owned_by_this_grade(db_url: str | None, redis_url: str | None) -> Iterator[dict[str, str]]:
     """Around one grade's workers: sweep dead owners' leftovers first, give the grade an
-    owner tag and a temp folder (the workers' environment: PERFKATA_OWNER, TMPDIR), and
+    owner tag and a temp folder (the workers' environment: GRADE_OWNER, TMPDIR), and
     remove both the folder and the grade's Redis keys when it ends."""
     sweep(db_url, redis_url)
     tag = new_owner_tag()

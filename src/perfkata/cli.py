@@ -643,7 +643,7 @@ def bench(
     plan = TimingPlan(min_rounds=rounds, max_rounds=rounds)
     options = options_from_flags(db_url, redis_url, seed, timeout, plan=plan)
     with ProgressBar() as progress:
-        result = grade(found, path, replace(options, progress=progress))
+        result = grade(found, path, replace(options, progress=progress, count_starter=True))
     report.render_comparison(result, console, plain(console))
     current = compare.kata_run(result)
     if save:

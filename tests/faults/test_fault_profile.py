@@ -82,3 +82,18 @@ def test_profile_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     assert sessions and sessions != {proc.pid}
     # (a short grace: another grade's sweep would kill an orphan later, hiding a leak)
     assert gone_soon(sessions, grace=2) == []
+
+
+def test_only_the_newest_profiles_of_a_kata_are_kept(tmp_path: Path) -> None:
+    from perfkata.grader.profiling import prune
+
+    # Given 14 reports of one kata and one of another
+    for minute in range(14):
+        (tmp_path / f"n-plus-one-blog-20261129-10{minute:02d}00-time.html").write_text("x")
+    (tmp_path / "cached-catalog-20250101-000000-time.html").write_text("x")
+    # When pruned to 10
+    prune(tmp_path, "n-plus-one-blog", keep=10)
+    # Then the 4 oldest of that kata are gone, and the other kata's report stays
+    left = sorted(p.name for p in tmp_path.glob("n-plus-one-blog-*"))
+    assert len(left) == 10 and left[0] == "n-plus-one-blog-20261129-100400-time.html"
+    assert (tmp_path / "cached-catalog-20250101-000000-time.html").exists()

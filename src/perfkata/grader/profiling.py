@@ -73,10 +73,21 @@ def profile(
         )
     summary: dict[str, Any] = json.loads(summary_path.read_text(encoding="utf-8"))
     summary_path.unlink()
+    prune(out_dir, kata.slug)
     if summary.get("error"):
         error = summary["error"]
         raise LearnerCodeError(error["message"], file=error["file"], line=error["line"])
     return summary
+
+
+KEEP_PROFILES = 10  # per kata: each HTML report is ~1.3 MB, and they used to pile up
+
+
+def prune(out_dir: Path, slug: str, keep: int = KEEP_PROFILES) -> None:
+    """Only the newest reports of a kata stay (names sort by time: kata-YYYYmmdd-HHMMSS)."""
+    reports = sorted(out_dir.glob(f"{slug}-*.html"), key=lambda p: p.name, reverse=True)
+    for old in reports[keep:]:
+        old.unlink(missing_ok=True)
 
 
 def run_child(

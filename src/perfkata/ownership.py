@@ -8,17 +8,25 @@ The grading parent sets it for its workers in GRADE_OWNER; their children inheri
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import socket
 import uuid
 
 OWNER_ENV = "GRADE_OWNER"  # not PERFKATA_*: no setting of the grader reaches the learner
 _TAG = re.compile(r"^\d+_[0-9a-f]+$")
 
 
+def host_id() -> str:
+    """Six hex digits naming this machine (container): a pid means something only here,
+    so a grade sweeps a shared server only of what its own host's dead owners left."""
+    return hashlib.sha1(socket.gethostname().encode()).hexdigest()[:6]
+
+
 def new_owner_tag() -> str:
-    """A fresh tag for one grade run by this process."""
-    return f"{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    """A fresh tag for one grade run by this process: "<pid>_<host id><random>"."""
+    return f"{os.getpid()}_{host_id()}{uuid.uuid4().hex[:6]}"
 
 
 def owner_tag() -> str:

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from perfkata.grader import leftovers
-from perfkata.ownership import OWNER_ENV, alive
+from perfkata.ownership import OWNER_ENV, alive, host_id
 
 
 def dead_pid() -> int:
@@ -55,3 +55,19 @@ def test_processes_of_dead_owners_are_killed(tmp_path: Path) -> None:
         for proc in (orphan, mine):
             proc.kill()
             proc.wait()
+
+
+def test_only_this_hosts_dead_owners_are_swept_from_a_shared_server() -> None:
+    # Given names made by a dead pid here, and by the same pid on another machine that
+    # shares the PostgreSQL/Redis server (its pids mean nothing here)
+    pid, here = dead_pid(), host_id()
+    elsewhere = "ffffff" if here != "ffffff" else "000000"
+    # Then only this host's are leftovers
+    assert leftovers.dead_owner(f"perfkata_{pid}_{here}abcdef", leftovers._SCHEMA_OWNED)
+    assert not leftovers.dead_owner(f"perfkata_{pid}_{elsewhere}abcdef", leftovers._SCHEMA_OWNED)
+    dead = lambda owner: not alive(owner)  # noqa: E731
+    assert leftovers._doomed_key(f"perfkata:{pid}_{here}abcdef_1234:product:1", dead, None)
+    assert not leftovers._doomed_key(f"perfkata-run-{pid}_{elsewhere}abcdef_12:q", dead, None)
+    # and a live owner's never are
+    live = f"perfkata_{os.getpid()}_{here}abcdef"
+    assert not leftovers.dead_owner(live, leftovers._SCHEMA_OWNED)

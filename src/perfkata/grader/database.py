@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from perfkata.errors import ServiceFailed, ServiceUnavailable, UsageError
+from perfkata.ownership import host_id
 
 DB_URL_ENV = "PERFKATA_DB_URL"
 
@@ -77,9 +78,9 @@ def check_reachable(url: str) -> str:
 
 
 def new_schema_name() -> str:
-    """perfkata_<owner pid>_<id>: a grade whose perfkata was killed leaves a schema the
-    next grade recognises as an orphan (grader/leftovers.py)."""
-    return f"perfkata_{os.getpid()}_{uuid.uuid4().hex[:12]}"
+    """perfkata_<owner pid>_<host id><id>: a grade whose perfkata was killed leaves a
+    schema the next grade on the same host recognises as an orphan (grader/leftovers.py)."""
+    return f"perfkata_{os.getpid()}_{host_id()}{uuid.uuid4().hex[:6]}"
 
 
 def worker_engine(db_url: str | None, schema: str | None, scratch: Path) -> Engine:

@@ -22,13 +22,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from perfkata.ownership import OWNER_ENV, alive, new_owner_tag, owner_pid
+from perfkata.ownership import OWNER_ENV, alive, host_id, new_owner_tag, owner_pid
 
 TEMP_PREFIX = "perfkata-"
 _TEMP_OWNED = re.compile(r"^perfkata-(\d+)-")
-_SCHEMA_OWNED = re.compile(r"^perfkata_(\d+)_")
+_SCHEMA_OWNED = re.compile(r"^perfkata_(\d+)_([0-9a-f]{6})")
 _KEY_PATTERNS = ("perfkata:*", "perfkata-run-*")
-_KEY_OWNED = re.compile(r"^perfkata(?::|-run-)(\d+)_")
+_KEY_OWNED = re.compile(r"^perfkata(?::|-run-)(\d+)_([0-9a-f]{6})")
 LEGACY_TEMP_AGE = 24 * 3600  # unowned perfkata-* folders of older versions: after a day
 
 
@@ -66,8 +66,9 @@ def remove_own(tag: str, redis_url: str | None) -> None:
 
 
 def dead_owner(name: str, pattern: re.Pattern[str]) -> bool:
+    """Made on this host (another machine's pids mean nothing here) by a dead process."""
     found = pattern.match(name)
-    return found is not None and not alive(int(found[1]))
+    return found is not None and found[2] == host_id() and not alive(int(found[1]))
 
 
 def sweep_temp(root: Path | None = None) -> None:
@@ -127,7 +128,9 @@ def _doomed_key(key: str, owner_dead: object, only: str | None) -> bool:
     if only is not None:
         return key.startswith((f"perfkata:{only}_", f"perfkata-run-{only}_"))
     found = _KEY_OWNED.match(key)
-    return found is not None and callable(owner_dead) and bool(owner_dead(int(found[1])))
+    if found is None or found[2] != host_id():
+        return False
+    return callable(owner_dead) and bool(owner_dead(int(found[1])))
 
 
 def sweep_processes() -> None:

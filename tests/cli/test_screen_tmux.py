@@ -8,7 +8,6 @@ import itertools
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from clirun import FEW_ROUNDS, perfkata
+from tmuxterm import HANG_GUARD, need_tmux, tmux
 
 from perfkata.katas.registry import registry
 
@@ -26,22 +26,6 @@ ROOT = Path(__file__).parents[2]
 KATA = "n-plus-one-blog"
 PARTIAL = ROOT / "tests" / "learners" / "n_plus_one_blog" / "partial_authors.py"
 SIZES = [(80, 24), (120, 40)]
-
-# Each step waits for its end marker on the screen; this bound only ends a hang (a step
-# takes seconds, even on a busy machine), it is not a speed limit.
-HANG_GUARD = 600.0
-
-
-def need_tmux() -> None:
-    """Skip on a laptop without tmux; fail in CI, where it is required like the services."""
-    if shutil.which("tmux") is None:
-        if os.environ.get("PERFKATA_REQUIRE_SERVICES") == "1":
-            pytest.fail("tmux is required (PERFKATA_REQUIRE_SERVICES=1)")
-        pytest.skip("tmux is not installed")
-
-
-def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True).stdout
 
 
 @dataclass

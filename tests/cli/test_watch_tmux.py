@@ -2,7 +2,6 @@
 fix, see the table change, save the full fix, see the pass, Ctrl-C out cleanly."""
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -10,26 +9,11 @@ import uuid
 from pathlib import Path
 
 import pytest
+from tmuxterm import HANG_GUARD, need_tmux, tmux
 
 ROOT = Path(__file__).parents[2]
 LEARNERS = ROOT / "tests" / "learners" / "n_plus_one_blog"
 KATA = "n-plus-one-blog"
-
-# Each step waits for the screen to show its text; this bound only ends a hang (a grade
-# takes seconds, even on a busy machine), it is not a speed limit.
-HANG_GUARD = 600.0
-
-
-def need_tmux() -> None:
-    """Skip on a laptop without tmux; fail in CI, where it is required like the services."""
-    if shutil.which("tmux") is None:
-        if os.environ.get("PERFKATA_REQUIRE_SERVICES") == "1":
-            pytest.fail("tmux is required (PERFKATA_REQUIRE_SERVICES=1)")
-        pytest.skip("tmux is not installed")
-
-
-def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True).stdout
 
 
 def wait_for(session: str, text: str, timeout: float = HANG_GUARD) -> str:

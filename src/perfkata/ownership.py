@@ -35,6 +35,12 @@ def owner_tag() -> str:
     return tag if _TAG.match(tag) else f"{os.getpid()}_0"
 
 
+def learner_keys_ledger(tag: str, run: str) -> str:
+    """A set, under the owner's prefix, of the Redis keys one run of a learner's code named
+    itself (no prefix of ours): the sweep deletes them with it when the owner is dead."""
+    return f"perfkata:{tag}:learner-keys:{run}"
+
+
 def owner_pid(tag: str) -> int | None:
     head = tag.split("_", 1)[0]
     return int(head) if head.isdigit() else None

@@ -115,6 +115,8 @@ def sweep_redis(redis_url: str, owner_dead: object, only: str | None = None) -> 
                 key = raw.decode(errors="replace")
                 if _doomed_key(key, owner_dead, only):
                     batch.append(raw)
+                    if ":learner-keys:" in key:  # keys the learner named, listed
+                        batch.extend(client.smembers(raw))
                 if len(batch) >= 500:
                     client.unlink(*batch)
                     batch = []

@@ -4,6 +4,7 @@ surviving rows fingerprinted for the oracle, with the largest DELETE measured.""
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from types import ModuleType
@@ -19,6 +20,7 @@ from perfkata.bench.sourceline import LearnerFiles, SourceLine
 from perfkata.katas.base import Backends, RunEnv
 from perfkata.katas.cleanup_cron.data import NOW
 from perfkata.katas.cleanup_cron.models import AuditLog, Upload, UserSession
+from perfkata.ownership import learner_keys_ledger, owner_tag
 
 
 def fingerprint(ids: Iterable[int]) -> list[int]:
@@ -122,16 +124,26 @@ class DeleteWatcher:
 class ClaimClient(redis.Redis):
     """The learner's Redis client, remembering the keys it writes: the learner names its
     claim keys (`cron:<job>:<slot>`, no prefix of ours), so the run deletes them when it
-    ends rather than leave them in a shared database for their TTL."""
+    ends rather than leave them in a shared database for their TTL. Each key is also
+    listed, before it is written, in a set under this grade's owner prefix, so a run
+    killed before its clean-up (the crash scenario's child, a SIGKILLed perfkata) leaves
+    the next grade's sweep a list of what to delete."""
 
     WRITES = frozenset({"SET", "SETNX", "SETEX", "PSETEX", "INCR", "INCRBY", "HSET", "HSETNX"})
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.written: set[Any] = set()
+        # one list per client: forked racers inherit it, other workers' runs have theirs
+        self.ledger = learner_keys_ledger(owner_tag(), uuid.uuid4().hex[:8])
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
         if len(args) > 1 and str(args[0]).upper() in self.WRITES:
+            if args[1] not in self.written:
+                with self.pipeline() as pipe:
+                    pipe.sadd(self.ledger, args[1])
+                    pipe.expire(self.ledger, 7200)
+                    pipe.execute()
             self.written.add(args[1])
         return super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
 
@@ -149,8 +161,9 @@ def cleanup_services(engine: Engine, backends: Backends) -> Iterator[Mapping[str
     finally:
         if client is not None:
             with suppress(redis.RedisError):
-                if client.written:
-                    client.delete(*client.written)
+                # what this process wrote, and what forked racers listed before they ended
+                doomed = client.written | client.smembers(client.ledger)
+                client.delete(*doomed, client.ledger)
             client.close()
             client.connection_pool.disconnect()  # a pool handed in is not closed with it
 

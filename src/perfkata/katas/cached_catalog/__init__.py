@@ -107,9 +107,11 @@ KATA = define_kata(
             "speedup",
             "speed-up vs starter",
             "speedup",
-            # >= 0.4x the reference's speed-up in the same rounds (paired per round), and
-            # a floor far below what the reference shows on any machine (grader.timing)
-            ">=0.4*ref & >=2",
+            # >= 0.2x the reference's speed-up in the same rounds (paired per round), and
+            # a floor far below what the reference shows on any machine (grader.timing).
+            # 0.2, not 0.4: versioned keys pay a second lookup per read and measured
+            # 0.40x the reference (inconclusive at 0.4); recomputing per read is ~0.05x.
+            ">=0.2*ref & >=2",
             10,
             "A warm read should do no work beyond a cache lookup: cache finished pages, "
             "and fix any failed load or hit-ratio check first.",

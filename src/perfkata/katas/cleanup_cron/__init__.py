@@ -164,9 +164,12 @@ KATA = define_kata(
             "speedup",
             "speed-up vs starter",
             "speedup",
-            # >= 0.4x the reference's speed-up in the same rounds (paired per round), and
-            # a floor far below what the reference shows on any machine (grader.timing)
-            ">=0.4*ref & >=2",
+            # >= 0.2x the reference's speed-up in the same rounds (paired per round), and
+            # a floor far below what the reference shows on any machine (grader.timing).
+            # 0.2, not 0.4: the brief allows any batch up to 1,000 ids, and batches of 100
+            # (a commit each) or ORM objects 500 at a time measured 0.33-0.35x the
+            # reference; one DELETE per row is ~0.03x (0.9x the starter).
+            ">=0.2*ref & >=2",
             15,
             "Batched deletes make the job fast; fix the statement checks first.",
         ),

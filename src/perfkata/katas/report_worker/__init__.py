@@ -83,9 +83,13 @@ KATA = define_kata(
             "speedup",
             "request speed-up vs starter",
             "speedup",
-            # Half the reference's speed-up in the same rounds; the floor is far below the
-            # 8-200x any machine showed (Redis: one enqueue is a round trip, ~0.5 ms)
-            ">=0.4*ref & >=4",
+            # The floor decides: the reference's request only enqueues (~250x on the stub
+            # broker), while a correct request may also read its report (<= 2 statements,
+            # its own check) and measured 33x = 0.13x the reference, so a share of the
+            # reference's figure would fail it. Rendering in the request measures ~1x; the
+            # floor is far below the 8-250x any machine showed (Redis: an enqueue is a
+            # round trip, ~0.5 ms).
+            ">=0.04*ref & >=4",
             15,
             "The request should only enqueue: render and upload in the job.",
         ),

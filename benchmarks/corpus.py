@@ -66,8 +66,8 @@ def graded(kata: str, path: Path, seed: int, timing: bool) -> tuple[str, list[st
         data = json.loads(done.stdout)
         checks = (data["katas"][0] if "katas" in data else data)["checks"]
         failed = [c["id"] for c in checks if c["outcome"] == "fail"]
-    except (ValueError, KeyError, IndexError):
-        failed = [done.stderr.strip()[-120:]]
+    except (ValueError, KeyError, IndexError):  # no results: perfkata itself failed
+        verdict, failed = "error", [done.stderr.strip()[-120:]]
     return verdict, failed, seconds
 
 
@@ -94,7 +94,7 @@ def main() -> int:
             want = expected(kata, path, args.seed)
             got, failed, seconds = graded(kata, path, args.seed, timing=True)
             total += 1
-            wrong += got in ("pass", "fail") and got != want
+            wrong += got != want and got != "inconclusive"
             inconclusive += got == "inconclusive"
             mark = "" if got in (want, "inconclusive") else " **WRONG**"
             row = f"| {kata} | {path.stem} | {want} | {got}{mark} | {', '.join(failed)} |"

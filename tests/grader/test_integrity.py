@@ -5,7 +5,6 @@ import os
 import re
 import resource
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -40,7 +39,7 @@ def test_running_the_reference_from_the_learners_process_is_refused():
 
 
 def test_an_answer_saved_by_an_earlier_grade_fails_the_next_seed():
-    folder = Path(tempfile.gettempdir()) / "perfkata-test-replayed-answers"
+    folder = Path("/tmp/perfkata-test-replayed-answers")  # where the cheat keeps them
     shutil.rmtree(folder, ignore_errors=True)
     try:
         graded("replays_answer.py", seed=1)  # computes its answers and saves them

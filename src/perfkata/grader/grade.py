@@ -97,11 +97,14 @@ def grade(kata: Kata, learner: Path, options: GradeOptions) -> GradeResult:
     if not options.count_starter:
         store.found.setdefault("starter", uncounted_starter(kata))
     with worker_pool(kata, paths, options, needed(options, store)) as workers:
-        measurements = measure_all(kata, workers, seed, options.progress, store)
+        datasets = Datasets(kata)  # the oracle's, shared by the counting and the timing
+        measurements = measure_all(kata, workers, seed, options.progress, store, datasets)
         result = judged(kata, learner, seed, backend, measurements, None, options)
         if options.timing and measurements["learner"].correct:
             options.on_counted(result)
-            timing = guarded("learner", lambda: time_solutions(kata, workers, seed, options))
+            timing = guarded(
+                "learner", lambda: time_solutions(kata, workers, seed, options, datasets)
+            )
             if isinstance(timing, StaleAnswer):
                 measurements["learner"] = memoised(kata, measurements["learner"], timing.reason)
                 timing = None
@@ -138,9 +141,13 @@ def memoised(kata: Kata, measured: Measurement, reason: str) -> Measurement:
 
 
 def time_solutions(
-    kata: Kata, workers: dict[str, WorkerProcess], seed: int, options: GradeOptions
+    kata: Kata,
+    workers: dict[str, WorkerProcess],
+    seed: int,
+    options: GradeOptions,
+    datasets: Datasets,
 ) -> TimingResult | StaleAnswer:
-    sampler = Sampler(kata, workers, seed)
+    sampler = Sampler(kata, workers, seed, datasets)
     options.progress("timing rounds", 0, options.plan.max_rounds)
     broadcast(workers, sampler.warm_request)
     try:
@@ -161,14 +168,15 @@ class Sampler:
     datasets that alternate — data that changed since the last request, as a server
     sees — and each of the learner's outputs is checked against the oracle."""
 
-    def __init__(self, kata: Kata, workers: dict[str, WorkerProcess], seed: int) -> None:
-        self.kata, self.workers, self.seed = kata, workers, seed
+    def __init__(
+        self, kata: Kata, workers: dict[str, WorkerProcess], seed: int, datasets: Datasets
+    ) -> None:
+        self.kata, self.workers, self.seed, self.datasets = kata, workers, seed, datasets
         self.verify = kata.timed is None
         # the counted rows and the memory pass's: built already, and each differs from
         # the rows the run before it saw
         self.seeds = [seed, derived_seed(seed, 1)] if self.verify else [seed]
         self.calls: Counter[tuple[str, str]] = Counter()
-        self.datasets: dict[int, Any] = {}
 
     def warm_request(self, variant: str) -> dict[str, Any]:
         """Each worker's timed workloads warmed before the first round, all at once."""
@@ -193,9 +201,7 @@ class Sampler:
         return float(reply["seconds"])
 
     def check(self, seed: int, output: Any) -> None:
-        if seed not in self.datasets:
-            self.datasets[seed] = self.kata.generate(self.kata.timed_size, seed)
-        difference = self.kata.verify(self.datasets[seed], output)
+        difference = self.kata.verify(self.datasets(self.kata.timed_size, seed), output)
         if difference:
             raise StaleAnswer(stale_reason(self.kata, self.kata.timed_size, difference))
 
@@ -325,6 +331,7 @@ def measure_all(
     seed: int,
     progress: Progress,
     store: Counted | None = None,
+    datasets: Datasets | None = None,
 ) -> dict[str, Measurement]:
     progress("counting statements", 0, 1)
     found = store.found if store is not None else {}
@@ -346,7 +353,7 @@ def measure_all(
         },
     )
     progress("counting statements", 1, 1)
-    datasets = Datasets(kata)
+    datasets = datasets or Datasets(kata)
     measurements = dict(found)
     for variant in counting:
         measurements[variant] = to_measurement(kata, variant, replies[variant], seed, datasets)

@@ -29,7 +29,7 @@ from rich.progress import (
 )
 from typer.core import TyperOption
 
-from perfkata import __version__, ciconfig, workspace
+from perfkata import __version__, ciconfig, fences, workspace
 from perfkata.bench.export import document
 from perfkata.bench.runs import RunStore, SavedRun, environment, now
 from perfkata.doctor import diagnose
@@ -127,6 +127,7 @@ def plain(console: Console) -> bool:
 
 def open_workspace(directory: Path | None) -> workspace.Workspace:
     ws = workspace.find_workspace(directory)
+    fences.protect(ws.root / workspace.STATE_DIR)  # no graded code reads or forges progress
     ws.load_state()
     for warning in ws.warnings:
         err().print(f"warning: {warning}", markup=False)
@@ -328,6 +329,8 @@ def grade_command(
     if all_katas and (kata or solution):
         raise UsageError("--all grades every started kata; drop the kata name and --solution.")
     ws = open_workspace(directory)
+    if output is not None:
+        fences.protect(output)  # graded code can neither read nor rewrite the results
     options = options_from_flags(db_url, redis_url, seed, timeout, timing)
     if all_katas or output or output_format not in ("text", "json"):
         work = started_work(ws) if all_katas else [kata_and_file(ws, kata, solution)]

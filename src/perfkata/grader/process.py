@@ -16,18 +16,24 @@ import os
 import re
 import resource
 import selectors
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from perfkata import fences
 from perfkata.bench.sourceline import LearnerFiles
 from perfkata.errors import InternalError, LearnerCodeError, ServiceFailed
+from perfkata.fences import Fences
 from perfkata.grader.capture import BoundedCapture
+from perfkata.grader.counter_cache import cache_dir
 from perfkata.isolation import worker_environment
+from perfkata.katas.files import kata_files_root
 
 DEFAULT_TIMEOUT = 120.0
 DEFAULT_MEMORY_LIMIT = 2 * 1024**3
@@ -79,13 +85,16 @@ def die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _fence(memory: int, processes: int | None) -> Callable[[], None]:
+def _fence(memory: int, processes: int | None, subreaper: bool = False) -> Callable[[], None]:
     """Run in the child before exec: an address-space limit and, where the kernel applies
-    it (not to root), a cap on processes so a fork bomb fails instead of the machine."""
+    it (not to root), a cap on processes so a fork bomb fails instead of the machine;
+    with basic fences, the child adopts its own orphans (see fences.kill_tree)."""
     parent = os.getpid()
 
     def apply() -> None:
         die_with_parent(parent)
+        if subreaper:
+            fences.become_subreaper(_PRCTL)
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         if processes is not None:
             _, hard = resource.getrlimit(resource.RLIMIT_NPROC)
@@ -95,8 +104,11 @@ def _fence(memory: int, processes: int | None) -> Callable[[], None]:
     return apply
 
 
-def process_cap() -> int | None:
-    """The user's processes now plus headroom for a kata's own (schedulers, job workers)."""
+def process_cap(uid: int | None = None) -> int | None:
+    """The user's processes now plus headroom for a kata's own (schedulers, job workers);
+    for a fenced process's own unused uid, a fixed cap."""
+    if uid is not None:
+        return fences.NPROC_CAP
     if os.geteuid() == 0 or not os.path.isdir("/proc"):
         return None  # root ignores RLIMIT_NPROC; the process group is killed on timeout
     uid = os.geteuid()
@@ -113,6 +125,82 @@ def _owner(path: str) -> int | None:
         return None
 
 
+def python_paths(solution: Path) -> list[Path]:
+    """What a worker's interpreter reads: its prefixes, its import path (perfkata, the
+    site-packages) and the solution's folder — kept readable by the fenced uid."""
+    found = [sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable))]
+    found += [entry for entry in sys.path if entry and os.path.isdir(entry)]
+    return [Path(p) for p in found] + [solution.parent]
+
+
+def grader_secrets(solution: Path) -> list[Path]:
+    """What no graded code may read: the reference solutions (unless it is one of them)
+    and the counters cached from earlier grades' reference runs."""
+    solutions = kata_files_root() / "solutions"
+    secret = [cache_dir()]
+    if not solution.resolve().is_relative_to(solutions.resolve()):
+        secret.append(solutions)
+    return secret
+
+
+def scratch_folder(label: str, env: dict[str, str]) -> tuple[Path, bool]:
+    """A folder only this process may write (its TMPDIR), inside the grade's temp folder
+    when there is one (removed with it); otherwise its own, removed by the caller."""
+    base = env.get("TMPDIR")
+    folder = Path(tempfile.mkdtemp(prefix=f"{label}-" if base else "perfkata-", dir=base))
+    return folder, base is None
+
+
+def launch(
+    argv: list[str],
+    label: str,
+    solution: Path,
+    fenced: Fences,
+    memory_limit: int,
+    extra_env: dict[str, str] | None,
+    **popen: Any,
+) -> tuple[subprocess.Popen[bytes], Path, bool]:
+    """Start `argv` behind the fences: (the launcher process, its scratch, owned?)."""
+    scratch, owned = scratch_folder(label, extra_env or {})
+    plan = Fences(
+        writable=[scratch, *fenced.writable],
+        hidden=[*grader_secrets(solution), *fenced.hidden],
+        readable=[*python_paths(solution), *fenced.readable],
+        network=fenced.network,
+        sockets=fenced.sockets,
+    )
+    cmd, uid = fences.command(argv, plan)
+    env = worker_environment(os.environ) | (extra_env or {})
+    env.update(TMPDIR=str(scratch), HOME=str(scratch))
+    proc = subprocess.Popen(
+        cmd,
+        env=env,
+        preexec_fn=_fence(memory_limit, process_cap(uid), subreaper=uid is None),
+        start_new_session=True,  # its own process group: killed whole, forks included
+        **popen,
+    )
+    return proc, scratch, owned
+
+
+def end_tree(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the fenced process and all it started. Strict: kill the namespace's pid 1
+    and wait for its launcher, which returns only once the kernel emptied the namespace.
+    Basic: the adopted descendants first, then the process group."""
+    inner = fences.fenced_pid(proc.pid)
+    if inner != proc.pid:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(inner, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=10)
+    else:
+        fences.kill_tree(proc.pid)
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is gone
+        os.killpg(proc.pid, signal.SIGKILL)
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+
+
 class WorkerProcess:
     def __init__(
         self,
@@ -123,19 +211,22 @@ class WorkerProcess:
         timeout: float,
         memory_limit: int,
         extra_env: dict[str, str] | None = None,  # the owner tag, a TMPDIR of the grade's
+        fenced: Fences | None = None,  # what the grader hides from this worker
     ) -> None:
         self.label = label  # "starter", "learner", "reference"
         self.who = who  # how messages name it: "Your code", "The starter"
         self.solution = solution
         self.timeout = timeout
-        self._proc = subprocess.Popen(
+        self._proc, self._scratch, self._owns_scratch = launch(
             [sys.executable, "-m", "perfkata.grader.worker"],
+            label,
+            solution,
+            fenced or Fences(),
+            memory_limit,
+            extra_env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,  # drained with bounded memory (grader/capture.py)
-            env=worker_environment(os.environ) | (extra_env or {}),
-            preexec_fn=_fence(memory_limit, process_cap()),
-            start_new_session=True,  # its own process group: killed whole, forks included
         )
         assert self._proc.stderr is not None
         self._stderr = BoundedCapture(self._proc.stderr)
@@ -202,8 +293,10 @@ class WorkerProcess:
         # Ask faulthandler (installed in the worker) for two dumps of every thread's stack
         # a moment apart, then kill: where it was, and whether it was still moving.
         if self._proc.poll() is None:
+            inner = fences.fenced_pid(self._proc.pid)  # not its launcher
             for _ in range(2):
-                self._proc.send_signal(signal.SIGUSR1)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(inner, signal.SIGUSR1)
                 time.sleep(0.3)
         self.kill()
         where = self._stuck_at()
@@ -242,6 +335,14 @@ class WorkerProcess:
     def _raise_died(self) -> None:
         code = self._proc.wait(timeout=5)
         self._stderr.settle()  # its last words are still in the pipe
+        if "perfkata fences:" in self.stderr_text():
+            raise InternalError(
+                f"the {self.label} worker could not be fenced in: "
+                f"{self.stderr_text().strip().splitlines()[-1]}",
+                hint=f"Grade with {fences.MODE_ENV}=basic to go on without the fences, "
+                "and report this with --debug output.",
+                details=self.stderr_text(),
+            )
         reason = f"signal {-code}" if code < 0 else f"exit code {code}"
         tail = self.stderr_text().strip().splitlines()[-1:] or [""]
         if "MemoryError" in tail[0] or code == -signal.SIGKILL:
@@ -255,11 +356,7 @@ class WorkerProcess:
 
     def kill(self) -> None:
         """SIGKILL the worker and whatever it started (a kata's job processes, forks)."""
-        with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is gone
-            os.killpg(self._proc.pid, signal.SIGKILL)
-        if self._proc.poll() is None:
-            self._proc.kill()
-        self._proc.wait()
+        end_tree(self._proc)
         self._stderr.settle()  # a stack dump just asked for is still in the pipe
 
     def close(self) -> None:
@@ -277,3 +374,5 @@ class WorkerProcess:
         for stream in (self._proc.stdin, self._proc.stdout):
             if stream is not None:
                 stream.close()
+        if self._owns_scratch:
+            shutil.rmtree(self._scratch, ignore_errors=True)

@@ -4,6 +4,7 @@ deterministic counters first, the oracle as a gate, then interleaved timing."""
 from __future__ import annotations
 
 import random
+import shutil
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -26,6 +27,7 @@ from perfkata.grader.database import (
 from perfkata.grader.diagnostics import Diagnostic
 from perfkata.grader.loading import check_syntax
 from perfkata.grader.process import DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT, WorkerProcess
+from perfkata.grader.proxy import WorkerProxies, difference
 from perfkata.grader.results import GradeResult, Measurement
 from perfkata.grader.rubric import evaluate
 from perfkata.grader.timing import (
@@ -39,6 +41,7 @@ from perfkata.grader.timing import (
 )
 from perfkata.katas.base import Kata
 from perfkata.katas.files import solution_dir, starter_dir
+from perfkata.ownership import OWNER_ENV
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
 VARIANTS = ("starter", "learner", "reference")
@@ -230,6 +233,30 @@ def judged(
     return result
 
 
+class Workers(dict[str, WorkerProcess]):
+    """A pool's workers by variant, and each one's counting proxies (PostgreSQL/Redis)."""
+
+    proxies: dict[str, WorkerProxies]
+
+
+def start_proxies(
+    stack: ExitStack, owner: str, variants: Sequence[str], options: GradeOptions
+) -> dict[str, WorkerProxies]:
+    """Each worker's PostgreSQL and Redis reached through proxies of this process, which
+    count what it sends (grader/proxy.py). Their sockets live in a folder of their own,
+    `<folder>/<variant>`, outside the workers' TMPDIR, so a worker cannot replace them."""
+    if not (options.db_url or options.redis_url):
+        return {}
+    folder = leftovers.temp_folder(owner)
+    stack.callback(shutil.rmtree, folder, True)
+    folder.chmod(0o711)  # a worker of another uid may connect, never list or write
+    proxies = {}
+    for variant in variants:
+        proxies[variant] = WorkerProxies(folder / variant, options.db_url, options.redis_url)
+        stack.callback(proxies[variant].close)
+    return proxies
+
+
 @contextmanager
 def worker_pool(
     kata: Kata,
@@ -245,7 +272,10 @@ def worker_pool(
         if options.db_url:
             for schema in schemas.values():
                 stack.callback(drop_schema, options.db_url, schema)
-        workers = {}
+        # closed after the workers (an ExitStack unwinds in reverse): nothing they send is lost
+        proxies = start_proxies(stack, owned[OWNER_ENV], variants, options)
+        workers = Workers()
+        workers.proxies = proxies
         for variant in variants:
             worker = WorkerProcess(
                 variant,
@@ -264,8 +294,8 @@ def worker_pool(
                 "op": "load",
                 "kata": kata.slug,
                 "module": str(paths[v]),
-                "db_url": options.db_url,
-                "redis_url": options.redis_url,
+                "db_url": proxies[v].db_url if proxies else options.db_url,
+                "redis_url": proxies[v].redis_url if proxies else options.redis_url,
                 "schema": schemas.get(v),
                 "guard": v == "learner",
                 "cache_dir": str(cache_dir()),
@@ -341,17 +371,7 @@ def measure_all(
     # instead (a second build of 10,000 rows costs seconds, and a job that skips its
     # work leaves the wrong rows behind all the same).
     memory_seed = seed if kata.mutates_data else derived_seed(seed, 1)
-    # Memory costs a traced run: only at the sizes the rubric judges, never for the starter.
-    replies = broadcast(
-        counting,
-        lambda v: {
-            "op": "measure",
-            "sizes": list(kata.sizes),
-            "seed": seed,
-            "memory_sizes": list(kata.memory_sizes) if v != "starter" else [],
-            "memory_seed": memory_seed,
-        },
-    )
+    replies = counted_in_steps(kata, counting, getattr(workers, "proxies", {}), seed, memory_seed)
     progress("counting statements", 1, 1)
     datasets = datasets or Datasets(kata)
     measurements = dict(found)
@@ -368,6 +388,60 @@ def measure_all(
         if store is not None and variant in counting:
             store.keep(variant, measurements[variant])
     return measurements
+
+
+def counted_in_steps(
+    kata: Kata,
+    workers: dict[str, WorkerProcess],
+    proxies: dict[str, WorkerProxies],
+    seed: int,
+    memory_seed: int,
+) -> dict[str, dict[str, Any]]:
+    """Every size in steps — the data built, the counted run, the memory pass — so what
+    the proxies count between the build's reply and the run's is the counted run's alone
+    (entry["server"]). The windows are the parent's: nothing the worker sends moves them."""
+    replies: dict[str, dict[str, Any]] = {v: {"sizes": []} for v in workers}
+    for size in kata.sizes:
+        prepare = {"op": "prepare", "size": size, "seed": seed}
+        broadcast(workers, lambda v: prepare)  # noqa: B023 — called before the loop moves on
+        before = {v: proxies[v].counts() for v in workers if v in proxies}
+        for v, entry in broadcast(workers, lambda v: {"op": "count"}).items():
+            if v in proxies:
+                entry["server"] = difference(proxies[v].counts(), before[v])
+            replies[v]["sizes"].append(entry)
+        # Memory costs a traced run: only at the sizes the rubric judges, never for the starter.
+        traced = {v: w for v, w in workers.items() if v != "starter" and size in kata.memory_sizes}
+        for v, pass_ in broadcast(traced, lambda v: {"op": "memory", "seed": memory_seed}).items():
+            replies[v]["sizes"][-1]["counters"]["peak_bytes"] = pass_["peak_bytes"]
+            replies[v]["sizes"][-1]["memory"] = pass_["memory"]
+    for v, extra in broadcast(workers, lambda v: {"op": "scenarios"}).items():
+        replies[v]["sizes"][-1]["counters"].update(extra["counters"])  # on the largest dataset
+        replies[v]["sizes"][-1]["diagnostics"] += extra["diagnostics"]
+    return replies
+
+
+def server_count(kata: Kata, entry: dict[str, Any]) -> str | None:
+    """On PostgreSQL the statements graded are those the parent's proxy saw the server
+    receive in the run's window (transaction control and connection set-up aside). A
+    worker that reported fewer had its in-process count altered: tampering. (Only where
+    the rubric grades the run's statements: report-worker's run also holds its job
+    processes' statements, which the worker's count is not meant to include.)"""
+    seen = entry.get("server", {}).get("postgresql")
+    counters = entry["counters"]
+    if seen is None or "statements" not in counters:
+        return None
+    counters["server_statements"] = seen["statements"]
+    if not any(check.metric.split(":")[0] == "statements" for check in kata.rubric):
+        return None
+    reported = counters["statements"]
+    counters["statements"] = seen["statements"]
+    counters["worker_statements"] = reported
+    if seen["statements"] > reported:
+        return (
+            f"tampering detected: PostgreSQL received {seen['statements']} statements during "
+            f"the run at N={entry['size']}, the worker reported {reported}"
+        )
+    return None
 
 
 class Datasets:
@@ -388,8 +462,10 @@ def to_measurement(
 ) -> Measurement:
     counters, mismatch = {}, None
     worded = kata.extras.get("verify_words_itself", False)  # a whole sentence, said as is
+    tampering = None
     for entry in reply["sizes"]:
         size = entry["size"]
+        tampering = tampering or server_count(kata, entry)
         counters[size] = entry["counters"]
         difference = kata.verify(datasets(size, seed), entry["output"])
         if difference and mismatch is None:
@@ -397,6 +473,9 @@ def to_measurement(
         if "memory" in entry and mismatch is None:
             mismatch = memory_mismatch(kata, size, seed, entry["memory"], datasets)
     diagnostics = [Diagnostic.from_dict(d) for d in reply["sizes"][-1]["diagnostics"]]
+    if tampering:  # the gate fails: the kata scores 0, whatever else was measured
+        gate = next((c.metric for c in kata.rubric if c.gate), "correct")
+        return Measurement(label, counters, [Diagnostic(gate, tampering), *diagnostics], tampering)
     if mismatch:
         gate = next((c.metric for c in kata.rubric if c.gate), "correct")
         diagnostics.insert(0, Diagnostic(gate, mismatch if worded else f"wrong output: {mismatch}"))

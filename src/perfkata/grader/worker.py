@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import faulthandler
 import gc
+import inspect
 import json
 import os
 import signal
@@ -57,6 +58,7 @@ class WorkerState:
     warm: set[str] = field(default_factory=set)  # timed workloads already run once, untimed
     dataset: tuple[int, int] = (0, 0)  # (size, seed) of the database as built
     snapshots: Snapshots | None = None
+    timed: TimedCall = field(default_factory=lambda: TimedCall())  # what the parent times
 
     def ready(self) -> tuple[Kata, ModuleType, Engine]:
         assert self.kata and self.module and self.engine, "load must come first"
@@ -146,9 +148,27 @@ def run_scenarios(state: WorkerState) -> tuple[dict[str, float], list[dict[str, 
 def measure_size(
     state: WorkerState, size: int, seed: int, memory_seed: int | None
 ) -> dict[str, Any]:
-    kata, _, engine = state.ready()
+    op_prepare(state, {"size": size, "seed": seed})
+    reply = op_count(state, {})
+    if memory_seed is not None:
+        reply["counters"]["peak_bytes"], reply["memory"] = measure_memory(state, memory_seed)
+    return reply
+
+
+def op_prepare(state: WorkerState, req: dict[str, Any]) -> None:
+    """The dataset in place for a counted run. A request of its own: the parent reads
+    its proxies' counters between this reply and the next request, so the statements
+    of perfkata's own rebuild never fall in the window counted as the learner's."""
+    kata, _, _ = state.ready()
+    size = int(req["size"])
     say_size(size)
-    rebuild(state, size, seed, keep=size == kata.timed_size)  # timing comes back to it
+    rebuild(state, size, int(req["seed"]), keep=size == kata.timed_size)  # timing comes back
+
+
+def op_count(state: WorkerState, req: dict[str, Any]) -> dict[str, Any]:
+    """The counted run on the dataset in place: nothing else happens in this request."""
+    kata, _, engine = state.ready()
+    size = state.dataset[0]
     queries, lazy, eager = QueryProbe(), LazyLoadProbe(), UnusedEagerProbe()
     ctx = ProbeContext(engine, kata.models, state.files)
     with state.services() as services, probe_run([queries, lazy, eager], ctx) as counters:
@@ -160,9 +180,17 @@ def measure_size(
         "output": plain(state, output),
         "diagnostics": collect_diagnostics(queries, lazy, eager, size) + noted(env),
     }
-    if memory_seed is not None:
-        counters["peak_bytes"], reply["memory"] = measure_memory(state, memory_seed)
     return reply
+
+
+def op_memory(state: WorkerState, req: dict[str, Any]) -> dict[str, Any]:
+    peak, checked = measure_memory(state, int(req["seed"]))
+    return {"peak_bytes": peak, "memory": checked}
+
+
+def op_scenarios(state: WorkerState, req: dict[str, Any]) -> dict[str, Any]:
+    counters, notes = run_scenarios(state)  # on the largest dataset
+    return {"counters": counters, "diagnostics": notes}
 
 
 def say_size(size: int) -> None:
@@ -215,46 +243,73 @@ def timed_workload(kata: Kata, kind: str) -> Workload:
     return kata.extras["timed"][kind]  # type: ignore[no-any-return]
 
 
-MIN_SAMPLE_SECONDS = 0.04  # a fast solution repeats its call until a sample lasts this long
-MAX_REPEATS = 10
+class TimedCall:
+    """The one call the parent times. Its set-up runs in an untimed request before it
+    ("timing_setup"), its tear-down at the start of the next set-up, and its output is
+    sent in a request of its own: the parent's clock, from the "timed_call" request to
+    its reply, measures the call and nothing else — and a learner's module that patches
+    time.perf_counter, time.monotonic or time.time in this process cannot change it."""
+
+    def __init__(self) -> None:
+        self.action: Callable[[], Any] | None = None
+        self.teardown = ExitStack()
+        self.output: Any = None
 
 
-def timed_calls(state: WorkerState, workload: Workload, once: bool) -> tuple[float, Any]:
-    """The fastest of as many calls as make the sample last MIN_SAMPLE_SECONDS (at least
-    the kata's timing_repeats): on a busy machine a call of a few milliseconds is easily
-    made 5x longer by preemption, noise only ever adds, and the fastest call is the
-    code's own cost (timeit's reasoning). `once`: a sample whose output is checked on
-    changed data runs once, so a repeat cannot be served from a cache of the first."""
+def doing(kata: Kata) -> str:
+    return f"running {', '.join(kata.entry_points)}"
+
+
+def staged(state: WorkerState, workload: Workload, teardown: ExitStack) -> Callable[[], Any]:
+    """The workload's timed part with its set-up done. A generator workload sets up,
+    yields the callable that is timed, and tears down when resumed (report-worker's
+    broker is built and closed outside the sample); any other workload is timed whole."""
+    kata, module, engine = state.ready()
+    session = teardown.enter_context(Session(engine))
+    env = RunEnv(engine, session, state.timing_env, *state.dataset)  # type: ignore[arg-type]
+    if not inspect.isgeneratorfunction(workload):
+        return lambda: workload(module, env)
+    steps = workload(module, env)
+    teardown.callback(finish_steps, state, steps)
+    with learner_errors(state.files, doing(kata)):
+        action: Callable[[], Any] = next(steps)
+    return action
+
+
+def finish_steps(state: WorkerState, steps: Any) -> None:
     kata, _, _ = state.ready()
-    times: list[float] = []
-    output = None
-    wanted = 1 if once else kata.timing_repeats
-    while len(times) < wanted or (
-        not once and sum(times) < MIN_SAMPLE_SECONDS and len(times) < MAX_REPEATS
-    ):
-        if times:
-            fresh_data(state)  # untimed, between calls
-        gc.collect()
-        start = time.perf_counter()
-        output, env = run_once(state, state.timing_env, workload)  # type: ignore[arg-type]
-        elapsed = time.perf_counter() - start
-        times.append(float(env.counters.get("timed_seconds", elapsed)))
-    return min(times), output
+    with learner_errors(state.files, doing(kata)):
+        next(steps, None)
+    steps.close()
+
+
+def run_whole(state: WorkerState, workload: Workload) -> Any:
+    """One untimed run of a timed workload, set-up to tear-down (the warm-up)."""
+    kata, _, _ = state.ready()
+    with ExitStack() as teardown:
+        action = staged(state, workload, teardown)
+        with learner_errors(state.files, doing(kata)):
+            return action()
 
 
 def prepare_timing(state: WorkerState, kind: str, wanted: tuple[int, int], rotated: bool) -> None:
     """Untimed: the services opened once (kept warm), the dataset in place, and the
-    workload's first call — its imports and caches — made before any sample."""
+    workload's first call — its imports and caches — made before any sample. After
+    the first warm-up what is alive is frozen (gc.freeze): the collection before each
+    sample then walks only what later calls made, not the whole heap (~30 ms a time)."""
     kata, _, _ = state.ready()
     if state.timing_env is None:
         say_size(kata.timed_size)
         state.timing_env = state.timing_services.enter_context(state.services())
+        state.timing_services.callback(state.timed.teardown.close)  # before the services
     if state.dataset != wanted or kata.mutates_data:
         rebuild(state, *wanted, keep=rotated)
     if kind not in state.warm:
-        run_once(state, state.timing_env, timed_workload(kata, kind))
+        run_whole(state, timed_workload(kata, kind))
         state.warm.add(kind)
         fresh_data(state)
+        gc.collect()
+        gc.freeze()
 
 
 def op_warm(state: WorkerState, req: dict[str, Any]) -> None:
@@ -264,28 +319,63 @@ def op_warm(state: WorkerState, req: dict[str, Any]) -> None:
         prepare_timing(state, kind, (kata.timed_size, int(req["seed"])), bool(req["rotated"]))
 
 
-def op_sample(state: WorkerState, req: dict[str, Any]) -> dict[str, Any]:
-    """Seconds per timed call, with the garbage of earlier samples collected first. The
-    kata's services (a warm cache, say) live across samples, as they would in a server.
-    The sample runs on the dataset `seed` names — the parent changes it between samples
-    where the output is checked (`verify`), so a memo of an earlier answer is caught. A
-    workload that records "timed_seconds" times itself: only its request path, never
-    the set-up and tear-down around it."""
+def op_timing_setup(state: WorkerState, req: dict[str, Any]) -> None:
+    """Untimed, before each timed call: the last call torn down, the data in place (on the
+    dataset `seed` names — the parent changes it between samples whose output it checks,
+    so a memo of an earlier answer is caught — and fresh again for a repeat where the
+    workload changes it), the call's set-up done, the garbage collected. The kata's
+    services (a warm cache, say) live across samples, as they would in a server."""
     kata, _, _ = state.ready()
-    kind, wanted = req.get("kind", "timed"), (kata.timed_size, int(req["seed"]))
-    rotated = bool(req.get("rotated"))  # the parent changes the data between samples
-    prepare_timing(state, kind, wanted, rotated)
-    seconds, output = timed_calls(state, timed_workload(kata, kind), once=rotated)
-    reply: dict[str, Any] = {"seconds": seconds}
+    state.timed.teardown.close()
+    state.timed.action = state.timed.output = None
+    kind = req.get("kind", "timed")
+    if int(req.get("repeat", 0)) == 0:
+        wanted = (kata.timed_size, int(req["seed"]))
+        prepare_timing(state, kind, wanted, bool(req.get("rotated")))
+    else:
+        fresh_data(state)
+    state.timed.action = staged(state, timed_workload(kata, kind), state.timed.teardown)
+    gc.collect()
+
+
+def op_timed_call(state: WorkerState, req: dict[str, Any]) -> None:
+    """The call the parent times, and nothing else: no clock read, no output encoded."""
+    kata, _, _ = state.ready()
+    action, state.timed.action = state.timed.action, None
+    assert action is not None, "timing_setup must come first"
+    with learner_errors(state.files, doing(kata)):
+        state.timed.output = action()
+
+
+def op_timed_output(state: WorkerState, req: dict[str, Any]) -> Any:
+    """The last timed call's output, for the parent to check against the oracle."""
+    return plain(state, state.timed.output)
+
+
+def op_sample(state: WorkerState, req: dict[str, Any]) -> dict[str, Any]:
+    """In-process callers only (tests, benchmarks): one set-up and call, timed here. A
+    grade never asks for it — its clock is the parent's (grader.timing.parent_timed)."""
+    op_timing_setup(state, req)
+    start = time.perf_counter()
+    op_timed_call(state, req)
+    reply: dict[str, Any] = {"seconds": time.perf_counter() - start}
     if req.get("verify"):
-        reply["output"] = plain(state, output)
+        reply["output"] = op_timed_output(state, req)
     return reply
 
 
 OPS: dict[str, Callable[[WorkerState, dict[str, Any]], Any]] = {
     "load": op_load,
     "measure": op_measure,
-    "sample": op_sample,
+    # the counting in steps, so the parent can read its proxies' counters in between
+    "prepare": op_prepare,
+    "count": op_count,
+    "memory": op_memory,
+    "scenarios": op_scenarios,
+    # timing: the parent times "timed_call" alone, from its request to its reply
+    "timing_setup": op_timing_setup,
+    "timed_call": op_timed_call,
+    "timed_output": op_timed_output,
     "warm": op_warm,
     "exit": lambda state, req: state.timing_services.close(),
 }

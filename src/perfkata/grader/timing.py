@@ -13,6 +13,7 @@ the cap, and what is still undecided then is "inconclusive" — never a coin fli
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,12 @@ TIMED = "timed"  # the kata's timed workload: what "speedup" compares
 
 Slot = tuple[str, str]  # (variant, sample kind)
 Sampler = Callable[[str, str], float]  # (variant, kind) -> seconds of one sample
+Call = Callable[[dict[str, Any]], Any]  # one request to a worker -> its reply
+Clock = Callable[[], float]
+
+MIN_SAMPLE_SECONDS = 0.04  # a fast solution repeats its call until a sample lasts this long
+MAX_REPEATS = 10
+TIMED_CALL = {"op": "timed_call"}
 
 
 @dataclass(frozen=True)
@@ -105,6 +112,29 @@ class TimingResult:
             "noise_level": self.noise_level,
             "median_seconds": {k: sorted(v)[len(v) // 2] for k, v in self.samples.items() if v},
         }
+
+
+def parent_timed(
+    call: Call, setup: dict[str, Any], least: int, fill: bool, clock: Clock = time.perf_counter
+) -> float:
+    """One sample, timed by this process: the fastest of at least `least` calls, and — when
+    `fill` — of as many as make the sample last MIN_SAMPLE_SECONDS. Each call is one
+    request whose round trip the parent's clock measures; its set-up (fresh data, garbage
+    collected, a broker built) is the untimed request before it. The worker runs the
+    learner's code and so cannot be trusted with a clock: a module that patches
+    time.perf_counter at import would fake its own speed. The round trip adds ~0.1 ms
+    of pipe and JSON to every solution alike. Fastest-of: on a busy machine a call of a
+    few ms is easily made 5x longer by preemption, noise only ever adds, and the fastest
+    call is the code's own cost (timeit's reasoning)."""
+    times: list[float] = []
+    while len(times) < least or (
+        fill and sum(times) < MIN_SAMPLE_SECONDS and len(times) < MAX_REPEATS
+    ):
+        call({**setup, "op": "timing_setup", "repeat": len(times)})
+        start = clock()
+        call(TIMED_CALL)
+        times.append(clock() - start)
+    return min(times)
 
 
 def undecided(threshold: Threshold, ratios: PairedRatios) -> bool:

@@ -32,9 +32,10 @@ from perfkata.bench.probes import ProbeContext, probe_run
 from perfkata.bench.probes.eager import UnusedEagerProbe
 from perfkata.bench.probes.lazyloads import LazyLoadProbe
 from perfkata.bench.probes.memory import AllocationProbe
-from perfkata.bench.probes.queries import QueryProbe
+from perfkata.bench.probes.queries import DRIVER_FEED, QueryProbe
 from perfkata.bench.sourceline import LearnerFiles
 from perfkata.errors import LearnerCodeError
+from perfkata.grader.audit import Evidence, install
 from perfkata.grader.counter_cache import forbid_opening
 from perfkata.grader.database import Snapshots, service_error_reply, worker_engine
 from perfkata.grader.diagnostics import Diagnostic, collect_diagnostics
@@ -58,6 +59,7 @@ class WorkerState:
     warm: set[str] = field(default_factory=set)  # timed workloads already run once, untimed
     dataset: tuple[int, int] = (0, 0)  # (size, seed) of the database as built
     snapshots: Snapshots | None = None
+    evidence: Evidence | None = None  # the audit hook's read side (main() installs it)
     timed: TimedCall = field(default_factory=lambda: TimedCall())  # what the parent times
 
     def ready(self) -> tuple[Kata, ModuleType, Engine]:
@@ -81,6 +83,9 @@ def op_load(state: WorkerState, req: dict[str, Any]) -> dict[str, Any]:
             forbid_opening(Path(req["cache_dir"]))
     if state.kata.prepare is not None:
         state.kata.prepare()
+    if state.evidence is not None:  # the learner's frames, and perfkata as it is before them
+        state.evidence.learner(str(state.path))
+        state.evidence.freeze({"worker OPS": OPS})
     state.module = load_module(state.path, state.kata.entry_points)
     state.engine = worker_engine(req.get("db_url"), req.get("schema"), state.scratch)
     state.backends = Backends(req.get("db_url"), req.get("redis_url"), state.scratch)
@@ -171,8 +176,13 @@ def op_count(state: WorkerState, req: dict[str, Any]) -> dict[str, Any]:
     size = state.dataset[0]
     queries, lazy, eager = QueryProbe(), LazyLoadProbe(), UnusedEagerProbe()
     ctx = ProbeContext(engine, kata.models, state.files)
+    evidence = state.evidence
+    if evidence is not None:
+        ctx.extras[DRIVER_FEED] = evidence.feed
     with state.services() as services, probe_run([queries, lazy, eager], ctx) as counters:
+        before = evidence.driver() if evidence else 0
         output, env = run_once(state, services)
+        driven = evidence.driver() - before if evidence else None
     counters.update(env.counters)
     reply = {
         "size": size,
@@ -180,6 +190,9 @@ def op_count(state: WorkerState, req: dict[str, Any]) -> dict[str, Any]:
         "output": plain(state, output),
         "diagnostics": collect_diagnostics(queries, lazy, eager, size) + noted(env),
     }
+    if evidence is not None:  # the hook's own count, for the parent to compare
+        evidence.verify()
+        reply["integrity"] = {"driver_statements": driven}
     return reply
 
 
@@ -416,15 +429,23 @@ def isolate_streams() -> tuple[TextIO, TextIO]:
 
 
 def main() -> None:
+    evidence = install()  # first: no learner code may run before the hook is in place
     requests, replies = isolate_streams()
     faulthandler.enable()
     # The parent sends SIGUSR1 before killing a worker that ran out of time: the dump
     # shows where the learner's code was stuck, even inside a busy `while True`.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
-    state = WorkerState()
+    state = WorkerState(evidence=evidence)
+    # Bound now, as locals: a solution that rebinds these globals or json's changes nothing
+    # here (and the rebinding itself is reported).
+    answer, loads, dumps, write = handle, json.loads, json.dumps, replies.write
     for line in requests:
-        req = json.loads(line)
-        replies.write(json.dumps(handle(state, req)) + "\n")
+        req = loads(line)
+        reply = answer(state, req)
+        evidence.compare()
+        if reply.get("ok") and isinstance(reply.get("result"), dict):
+            reply["result"]["tampering"] = evidence.events()
+        write(dumps(reply) + "\n")
         if req["op"] == "exit":
             return
     orphaned()

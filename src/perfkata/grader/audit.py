@@ -1,0 +1,337 @@
+"""Evidence inside the worker that the learner's code cannot switch off.
+
+`install()` adds an audit hook (`sys.addaudithook`: it cannot be removed) before any
+learner code is imported. Its state lives only in closures, reachable from Python only
+through frames or the garbage collector — and the hook reports both. It:
+
+- attaches a statement counter to every sqlite3 connection when it is made
+  (`sqlite3.connect/handle`: however it was made, `from sqlite3 import connect`, a
+  `sqlite3.Connection` subclass …), keeps the connection alive and checks afterwards,
+  with a sentinel statement, that its counter is still attached;
+- records tampering: frames taken by the learner's code (`sys._getframe`, `tb_frame`,
+  `gi_frame` …: from a frame, `f_back` reaches the worker), the garbage collector's
+  object walks, ctypes, tracers, compiling code that claims to be a trusted file,
+  adding audit hooks, reading perfkata's installed files.
+
+Everything the hook calls is bound here, at install time: patching `sys._getframe`,
+`re` or `os.stat` afterwards changes nothing it does. "The learner's code" is any frame
+outside the standard library, site-packages and perfkata (and always the learner's
+own file): a module the learner writes to scratch and imports is theirs too.
+"""
+
+from __future__ import annotations
+
+import _thread
+import os
+import re
+import sqlite3
+import sys
+import sysconfig
+from collections.abc import Callable
+from types import FrameType
+from typing import Any, NamedTuple
+
+import perfkata
+
+# Drivers' own statements that are not round trips the learner asked for: transaction
+# control, PRAGMAs a connection is set up with, SQLite's trigger bodies ("-- TRIGGER").
+_NOT_COUNTED = re.compile(
+    r"\s*(?:(?:BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|END|PRAGMA)\b|--|;*\s*$)", re.IGNORECASE
+)
+# Attributes that hand out a frame (object.__getattr__ audits them): from any frame,
+# f_back climbs to the worker's.
+_FRAME_ATTRIBUTES = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame"})
+_FRAME_EVENTS = frozenset({"sys._getframe", "sys._current_frames"})
+# Asked through a library, still the learner's ask: these only pass the frame on.
+_FRAME_HANDERS = (os.sep + "inspect.py", os.sep + "traceback.py")
+_OBJECT_WALKS = frozenset({"gc.get_referrers", "gc.get_referents", "gc.get_objects"})
+_TRACERS = frozenset({"sys.settrace", "sys.setprofile", "sys.addaudithook"})
+
+
+class Evidence(NamedTuple):
+    """The hook's read side; held by the worker's main() only (a local, not a global)."""
+
+    learner: Callable[[str], None]  # the learner's file: its frames are always the learner's
+    events: Callable[[], list[str]]  # tampering seen so far: "<what> at <file>:<line>"
+    note: Callable[[str], None]  # tampering found by another check (a rebound global)
+    driver: Callable[[], int]  # statements run on every sqlite3 connection so far
+    feed: Callable[[Callable[[str], None]], Callable[[], None]]  # subscribe; returns unsubscribe
+    verify: Callable[[], None]  # each live connection still counted? (else: tampering)
+    freeze: Callable[[dict[str, Any]], None]  # remember these namespaces (+ perfkata's) as they are
+    compare: Callable[[], None]  # any name rebound since freeze(): tampering
+
+
+def _roots() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(standard library, every trusted root): where code that is not the learner's lives."""
+    paths = sysconfig.get_paths()
+    stdlib = {os.path.realpath(paths[k]) + os.sep for k in ("stdlib", "platstdlib")}
+    stdlib |= {paths[k] + os.sep for k in ("stdlib", "platstdlib")}
+    trusted = set(stdlib)
+    for key in ("purelib", "platlib"):
+        trusted |= {paths[key] + os.sep, os.path.realpath(paths[key]) + os.sep}
+    package = os.path.dirname(os.path.abspath(perfkata.__file__))
+    trusted |= {package + os.sep, os.path.realpath(package) + os.sep}
+    return tuple(sorted(stdlib)), tuple(sorted(trusted))
+
+
+def _installed_files() -> frozenset[tuple[int, int]]:
+    """(device, inode) of perfkata's installed files: a symlink or a hard link to one is
+    the same file."""
+    found = set()
+    for folder, _, names in os.walk(os.path.dirname(os.path.realpath(perfkata.__file__))):
+        for name in names:
+            st = os.stat(os.path.join(folder, name))
+            found.add((st.st_dev, st.st_ino))
+    return frozenset(found)
+
+
+# One long scope on purpose: its state must live in closures, never in anything a module
+# or an object attribute reaches.
+def install() -> Evidence:
+    stdlib, trusted = _roots()
+    installed = _installed_files()
+    getframe, ident, stat, fspath = sys._getframe, _thread.get_ident, os.stat, os.fspath
+    getprofile, setprofile = sys.getprofile, sys.setprofile
+    pending: list[sqlite3.Connection] = []
+    set_trace = sqlite3.Connection.set_trace_callback  # the C methods, not a subclass's
+    execute = sqlite3.Connection.execute
+    not_counted = _NOT_COUNTED.match
+    here = __file__
+    sentinel = f"SELECT 'perfkata-{os.urandom(8).hex()}'"
+    learner_files: set[str] = set()
+    kinds: dict[str, str] = {}  # filename -> "stdlib" | "trusted" | "learner"
+    events: list[str] = []
+    busy: set[int] = set()  # threads inside the hook: its own frame reads raise events too
+    total = [0]
+    subscribers: list[Callable[[str], None]] = []
+    connections: list[tuple[sqlite3.Connection, list[bool]]] = []
+
+    def kind(filename: str) -> str:
+        found = kinds.get(filename)
+        if found is None:
+            if filename in learner_files:
+                found = "learner"
+            elif filename.startswith("<frozen ") or filename.startswith(stdlib):
+                found = "stdlib"
+            elif filename.startswith(trusted):
+                found = "trusted"
+            else:
+                found = "learner"
+            kinds[filename] = found
+        return found
+
+    def record(what: str, frame: FrameType) -> None:
+        code = frame.f_code
+        entry = f"{what} at {code.co_filename}:{frame.f_lineno}"
+        if entry not in events:
+            events.append(entry)
+
+    def innermost() -> FrameType | None:
+        frame: FrameType | None = getframe(1)
+        while frame is not None and frame.f_code.co_filename == here:
+            frame = frame.f_back
+        return frame
+
+    def asker(skip: Callable[[FrameType], bool]) -> FrameType | None:
+        """The innermost frame `skip` does not pass over, when it is the learner's."""
+        frame = innermost()
+        while frame is not None and skip(frame):
+            frame = frame.f_back
+        if frame is not None and kind(frame.f_code.co_filename) == "learner":
+            return frame
+        return None
+
+    def hands_frames(frame: FrameType) -> bool:
+        return frame.f_code.co_filename.endswith(_FRAME_HANDERS)
+
+    def in_stdlib(frame: FrameType) -> bool:
+        return kind(frame.f_code.co_filename) == "stdlib"
+
+    def importing() -> bool:
+        frame = innermost()
+        while frame is not None and kind(frame.f_code.co_filename) != "learner":
+            if frame.f_code.co_filename.startswith("<frozen importlib"):
+                return True
+            frame = frame.f_back
+        return False
+
+    def attach(conn: sqlite3.Connection) -> None:
+        seen = [False]
+
+        def trace(statement: str) -> None:
+            if statement == sentinel:
+                seen[0] = True
+            elif not not_counted(statement):
+                total[0] += 1
+                for subscriber in subscribers:
+                    subscriber(statement)
+
+        set_trace(conn, trace)
+        connections.append((conn, seen))
+
+    def attach_when_ready(conn: sqlite3.Connection) -> None:
+        """The event comes from inside Connection.__init__, before the connection may be
+        traced: attach at this thread's next call or return — the end of that __init__
+        or connect(), before any statement can be run from Python."""
+        pending.append(conn)
+        previous = getprofile()
+
+        def profile(frame: FrameType, event: str, arg: Any) -> None:
+            me = ident()
+            busy.add(me)  # restoring the profiler raises an event of its own
+            try:
+                setprofile(previous)
+                while pending:
+                    attach(pending.pop())
+            finally:
+                busy.discard(me)
+
+        setprofile(profile)
+
+    def opened_installed(args: tuple[Any, ...]) -> bool:
+        if not args or not isinstance(args[0], str | bytes | os.PathLike):
+            return False
+        try:
+            st = stat(fspath(args[0]))
+        except (OSError, ValueError):
+            return False
+        return (st.st_dev, st.st_ino) in installed
+
+    def judge(event: str, args: tuple[Any, ...]) -> None:
+        frame: FrameType | None = None
+        if event in _FRAME_EVENTS:
+            frame = asker(hands_frames)
+        elif event == "object.__getattr__":
+            if len(args) > 1 and args[1] in _FRAME_ATTRIBUTES:
+                frame, event = asker(hands_frames), f"reading .{args[1]}"
+        elif event == "sqlite3.connect/handle":
+            attach_when_ready(args[0])
+        elif event in _OBJECT_WALKS or event in _TRACERS or event.startswith("ctypes."):
+            frame = asker(in_stdlib)
+        elif event in ("compile", "code.__new__"):
+            claimed = args[1] if len(args) > 1 else None
+            if isinstance(claimed, str) and kind(claimed) != "learner":
+                frame, event = asker(in_stdlib), f"{event} as {claimed}"
+        elif event == "open" and opened_installed(args) and not importing():
+            frame, event = asker(in_stdlib), f"opening {fspath(args[0])!r}"
+        if frame is not None:
+            record(event, frame)
+
+    watched = (
+        _FRAME_EVENTS
+        | _OBJECT_WALKS
+        | _TRACERS
+        | {"object.__getattr__", "sqlite3.connect/handle", "compile", "code.__new__", "open"}
+    )
+
+    def hook(event: str, args: tuple[Any, ...]) -> None:
+        if event not in watched and not event.startswith("ctypes."):
+            return
+        me = ident()
+        if me in busy:
+            return
+        busy.add(me)
+        try:
+            judge(event, args)
+        finally:
+            busy.discard(me)
+
+    def learner(path: str) -> None:
+        for name in (path, os.path.realpath(path)):
+            learner_files.add(name)
+            kinds.pop(name, None)
+
+    def verify() -> None:
+        """A sentinel statement on each live connection: unseen, its counter was removed
+        (or replaced) behind the hook's back."""
+        while pending:  # made by a path that called nothing afterwards
+            attach(pending.pop())
+        alive = []
+        for conn, seen in connections:
+            seen[0] = False
+            try:
+                execute(conn, sentinel).close()
+            except sqlite3.ProgrammingError as exc:
+                if "closed" in str(exc):
+                    continue  # closed: it can run nothing more
+                alive.append((conn, seen))  # another thread's: checked by that thread's use
+                continue
+            except sqlite3.Error:
+                pass
+            alive.append((conn, seen))
+            if not seen[0]:
+                entry = "a connection's statement counter was removed (set_trace_callback)"
+                if entry not in events:
+                    events.append(entry)
+        connections[:] = alive
+
+    def feed(subscriber: Callable[[str], None]) -> Callable[[], None]:
+        subscribers.append(subscriber)
+        return lambda: subscribers.remove(subscriber) if subscriber in subscribers else None
+
+    def note(entry: str) -> None:
+        if entry not in events:
+            events.append(entry)
+
+    frozen: list[Callable[[], list[str]]] = []
+
+    def freeze(extra: dict[str, Any]) -> None:
+        frozen[:] = [namespaces_as_they_are(extra)]
+
+    def compare() -> None:
+        for check in frozen:
+            for entry in check():
+                note(entry)
+
+    sys.addaudithook(hook)
+    return Evidence(
+        learner=learner,
+        events=lambda: list(events),
+        note=note,
+        driver=lambda: total[0],
+        feed=feed,
+        verify=verify,
+        freeze=freeze,
+        compare=compare,
+    )
+
+
+# Modules whose names the measuring path looks up at call time (besides perfkata's own).
+_WATCHED_MODULES = ("json", "json.encoder", "sqlite3", "sqlite3.dbapi2", "time", "gc")
+
+
+def namespaces_as_they_are(extra: dict[str, Any]) -> Callable[[], list[str]]:
+    """A check that names every global rebound since now in perfkata's modules (the
+    worker's `__main__` too) and a few the measuring path uses, every attribute of their
+    classes, every entry of `extra`'s dicts, and any signal handler set (a handler is
+    given the interrupted frame, an unaudited way to the worker's). Nothing an honest
+    solution does rebinds these; a patch to rewrite a reply or a counter has to."""
+    import signal
+
+    getsignal = signal.getsignal
+    spaces: dict[str, dict[str, Any]] = dict(extra)
+    for name, module in list(sys.modules.items()):
+        ours = name == "perfkata" or name.startswith("perfkata.") or name == "__main__"
+        if module is None or not (ours or name in _WATCHED_MODULES):
+            continue
+        spaces[name] = vars(module)
+        for attr, value in list(vars(module).items()):
+            mapped = hasattr(value, "__mapper__")  # SQLAlchemy adds to mapped classes
+            if ours and isinstance(value, type) and value.__module__ == name and not mapped:
+                spaces[f"{name}.{attr}"] = value.__dict__  # type: ignore[assignment]
+    before = {name: dict(space) for name, space in spaces.items()}  # the objects, kept alive
+    signals = {s: getsignal(s) for s in signal.valid_signals() if s < signal.NSIG}
+
+    def changed() -> list[str]:
+        found = []
+        for name, space in spaces.items():
+            was = before[name]
+            for key, value in list(space.items()):
+                if key in was and was[key] is not value:
+                    found.append(f"{name}.{key} replaced")
+        for number, handler in signals.items():
+            if getsignal(number) is not handler:
+                found.append(f"a handler set for signal {number}")
+        return found
+
+    return changed

@@ -30,6 +30,7 @@ from perfkata.grader.process import DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT, Worke
 from perfkata.grader.proxy import WorkerProxies, difference
 from perfkata.grader.results import GradeResult, Measurement
 from perfkata.grader.rubric import evaluate
+from perfkata.grader.tamper import evidence_of_tampering
 from perfkata.grader.timing import (
     EXTREME_NOISE,
     TimingPlan,
@@ -415,6 +416,7 @@ def counted_in_steps(
     for v, extra in broadcast(workers, lambda v: {"op": "scenarios"}).items():
         replies[v]["sizes"][-1]["counters"].update(extra["counters"])  # on the largest dataset
         replies[v]["sizes"][-1]["diagnostics"] += extra["diagnostics"]
+        replies[v]["tampering"] = extra.get("tampering")  # every event the hook recorded
     return replies
 
 
@@ -466,6 +468,8 @@ def to_measurement(
         tampering = tampering or server_count(kata, entry)
         counters[size] = entry["counters"]
         difference = kata.verify(datasets(size, seed), entry["output"])
+        events = reply.get("tampering")  # the audit hook's, to the worker's last reply
+        tampering = tampering or evidence_of_tampering(kata, entry, not difference, events)
         if difference and mismatch is None:
             mismatch = difference if worded else f"at size {size}, {difference}"
         if "memory" in entry and mismatch is None:

@@ -28,7 +28,7 @@ import sqlite3
 import sys
 import sysconfig
 from collections.abc import Callable
-from types import FrameType
+from types import FrameType, FunctionType, MethodType
 from typing import Any, NamedTuple
 
 import perfkata
@@ -92,7 +92,7 @@ def install() -> Evidence:
     installed = _installed_files()
     getframe, ident, stat, fspath = sys._getframe, _thread.get_ident, os.stat, os.fspath
     getprofile, setprofile = sys.getprofile, sys.setprofile
-    pending: list[sqlite3.Connection] = []
+    pending: list[tuple[sqlite3.Connection, str]] = []  # (connection, where it was made)
     set_trace = sqlite3.Connection.set_trace_callback  # the C methods, not a subclass's
     execute = sqlite3.Connection.execute
     not_counted = _NOT_COUNTED.match
@@ -104,7 +104,7 @@ def install() -> Evidence:
     busy: set[int] = set()  # threads inside the hook: its own frame reads raise events too
     total = [0]
     subscribers: list[Callable[[str], None]] = []
-    connections: list[tuple[sqlite3.Connection, list[bool]]] = []
+    connections: list[tuple[sqlite3.Connection, list[bool], str]] = []
 
     def kind(filename: str) -> str:
         found = kinds.get(filename)
@@ -155,7 +155,13 @@ def install() -> Evidence:
             frame = frame.f_back
         return False
 
-    def attach(conn: sqlite3.Connection) -> None:
+    def made_by_learner() -> str:
+        frame = innermost()
+        while frame is not None and kind(frame.f_code.co_filename) != "learner":
+            frame = frame.f_back
+        return "" if frame is None else f" at {frame.f_code.co_filename}:{frame.f_lineno}"
+
+    def attach(conn: sqlite3.Connection, where: str) -> None:
         seen = [False]
 
         def trace(statement: str) -> None:
@@ -167,13 +173,13 @@ def install() -> Evidence:
                     subscriber(statement)
 
         set_trace(conn, trace)
-        connections.append((conn, seen))
+        connections.append((conn, seen, where))
 
     def attach_when_ready(conn: sqlite3.Connection) -> None:
         """The event comes from inside Connection.__init__, before the connection may be
         traced: attach at this thread's next call or return — the end of that __init__
         or connect(), before any statement can be run from Python."""
-        pending.append(conn)
+        pending.append((conn, made_by_learner()))
         previous = getprofile()
 
         def profile(frame: FrameType, event: str, arg: Any) -> None:
@@ -182,7 +188,7 @@ def install() -> Evidence:
             try:
                 setprofile(previous)
                 while pending:
-                    attach(pending.pop())
+                    attach(*pending.pop())
             finally:
                 busy.discard(me)
 
@@ -245,22 +251,22 @@ def install() -> Evidence:
         """A sentinel statement on each live connection: unseen, its counter was removed
         (or replaced) behind the hook's back."""
         while pending:  # made by a path that called nothing afterwards
-            attach(pending.pop())
+            attach(*pending.pop())
         alive = []
-        for conn, seen in connections:
+        for conn, seen, where in connections:
             seen[0] = False
             try:
                 execute(conn, sentinel).close()
             except sqlite3.ProgrammingError as exc:
                 if "closed" in str(exc):
                     continue  # closed: it can run nothing more
-                alive.append((conn, seen))  # another thread's: checked by that thread's use
+                alive.append((conn, seen, where))  # another thread's: checked by that thread's use
                 continue
             except sqlite3.Error:
                 pass
-            alive.append((conn, seen))
+            alive.append((conn, seen, where))
             if not seen[0]:
-                entry = "a connection's statement counter was removed (set_trace_callback)"
+                entry = f"the statement counter removed from the sqlite3 connection made{where}"
                 if entry not in events:
                     events.append(entry)
         connections[:] = alive
@@ -304,8 +310,9 @@ def namespaces_as_they_are(extra: dict[str, Any]) -> Callable[[], list[str]]:
     """A check that names every global rebound since now in perfkata's modules (the
     worker's `__main__` too) and a few the measuring path uses, every attribute of their
     classes, every entry of `extra`'s dicts, and any signal handler set (a handler is
-    given the interrupted frame, an unaudited way to the worker's). Nothing an honest
-    solution does rebinds these; a patch to rewrite a reply or a counter has to."""
+    given the interrupted frame, an unaudited way to the worker's). Only names bound to
+    code (functions, classes, methods) are compared. Nothing an honest solution does
+    rebinds these; a patch to rewrite a reply or a counter has to."""
     import signal
 
     getsignal = signal.getsignal
@@ -327,11 +334,22 @@ def namespaces_as_they_are(extra: dict[str, Any]) -> Callable[[], list[str]]:
         for name, space in spaces.items():
             was = before[name]
             for key, value in list(space.items()):
-                if key in was and was[key] is not value:
-                    found.append(f"{name}.{key} replaced")
+                # Code only: settings (a kata's simulated latency) are changed by perfkata.
+                if key in was and was[key] is not value and callable(was[key]):
+                    found.append(f"{name}.{key} replaced{defined_at(value)}")
         for number, handler in signals.items():
             if getsignal(number) is not handler:
                 found.append(f"a handler set for signal {number}")
         return found
 
     return changed
+
+
+def defined_at(value: Any) -> str:
+    """Where a replacement function was written: the learner's file and line."""
+    if type(value) is MethodType:
+        value = value.__func__
+    if type(value) is not FunctionType:
+        return ""
+    code = value.__code__
+    return f" by {code.co_name} at {code.co_filename}:{code.co_firstlineno}"

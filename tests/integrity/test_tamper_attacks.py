@@ -1,0 +1,215 @@
+"""Solutions that forge their grade from inside the worker, each graded by a real
+`perfkata grade n-plus-one-blog --no-timing`: every one is caught by the worker's audit
+hook (grader/audit.py) and scores 0 with "tampering detected: … at <file>:<line>".
+
+All of them keep the starter's N+1 (or run no SQL at all): without the defence they
+score 90/100 (each test names the mutation it was checked against)."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "cli"))
+from clirun import perfkata
+
+ROOT = Path(__file__).parents[2]
+STARTER = (ROOT / "starter" / "n-plus-one-blog" / "blog.py").read_text(encoding="utf-8")
+
+
+def graded(tmp_path: Path, prelude: str, body: str | None = None) -> tuple[str, int, Path]:
+    """The starter with `prelude` run at import (and render_index's body replaced by
+    `body`), in a workspace as `perfkata start` leaves it, graded; (output, exit, file)."""
+    head, _, tail = STARTER.partition("def render_index")
+    source = head + prelude + "\n\ndef render_index" + (tail if body is None else body)
+    ws = tmp_path / "ws"
+    started = perfkata("start", "n-plus-one-blog", "--dir", str(ws), cwd=tmp_path)
+    assert started.returncode == 0, started.stdout + started.stderr
+    blog = ws / "n-plus-one-blog" / "blog.py"
+    blog.write_text(source, encoding="utf-8")
+    output, code = grade(ws, "--dir", str(ws))
+    return output, code, blog
+
+
+def grade(cwd: Path, *args: str) -> tuple[str, int]:
+    done = perfkata("grade", "n-plus-one-blog", "--no-timing", "--seed", "7", *args, cwd=cwd)
+    return done.stdout + done.stderr, done.returncode
+
+
+def line_of(blog: Path, marker: str) -> int:
+    lines = blog.read_text(encoding="utf-8").splitlines()
+    return next(i for i, text in enumerate(lines, 1) if marker in text)
+
+
+def assert_tampering(output: str, code: int, blog: Path, line: int) -> None:
+    assert code == 1, output
+    assert "tampering detected" in output, output
+    assert f"{blog}:{line}" in re.sub(r"\s+", "", output.replace("\n", "")) or (
+        f"{blog}:{line}" in output
+    ), output
+    assert "score 0/100" in output, output
+
+
+# Mutation tried: the hook's rebound-globals check off (compare() a no-op) → the N+1
+# starter scored 90/100 with "statements flat: 1".
+PROBES_PATCHED = """
+import time
+
+from perfkata.bench.probes.lazyloads import LazyLoadProbe
+from perfkata.bench.probes.queries import QueryProbe
+
+
+def _silent(self, *args, **kwargs):  # PATCH
+    return None
+
+
+QueryProbe._on_execute = _silent
+QueryProbe._on_driver = _silent
+LazyLoadProbe._on_execute = _silent
+time.perf_counter = lambda: 0.0
+"""
+
+
+def test_probes_patched_at_import(tmp_path: Path) -> None:
+    output, code, blog = graded(tmp_path, PROBES_PATCHED)
+    assert_tampering(output, code, blog, line_of(blog, "# PATCH"))
+    assert "QueryProbe._on_execute replaced" in output
+
+
+# Mutation tried: the hook's frame events off (judge() ignoring sys._getframe) → 100
+# with 0 statements, then with that line also the zero-statement rule off in tamper.py.
+FRAMES = """
+import sys
+
+from perfkata.katas.n_plus_one_blog import data
+"""
+FRAMES_BODY = """(session: Session) -> list[dict]:
+    frame = sys._getframe(1)  # WALK
+    while frame is not None:
+        env = frame.f_locals.get("env")
+        if env is not None and hasattr(env, "seed"):
+            return data.expected_index(data.generate(env.size, env.seed))
+        frame = frame.f_back
+    return []
+"""
+
+
+def test_stack_walk_to_the_grader_s_answer(tmp_path: Path) -> None:
+    output, code, blog = graded(tmp_path, FRAMES, FRAMES_BODY)
+    assert_tampering(output, code, blog, line_of(blog, "# WALK"))
+    assert "sys._getframe" in output
+
+
+# The same through an exception's traceback (tb_frame), with one statement sent so the
+# zero-statement rule does not catch it. Mutation tried: "tb_frame" dropped from
+# audit._FRAME_ATTRIBUTES → 90/100.
+TRACEBACK_BODY = """(session: Session) -> list[dict]:
+    session.scalars(select(Post).limit(1)).all()
+    try:
+        raise RuntimeError
+    except RuntimeError as exc:
+        frame = exc.__traceback__.tb_frame  # WALK
+    while frame is not None:
+        env = frame.f_locals.get("env")
+        if env is not None and hasattr(env, "seed"):
+            return data.expected_index(data.generate(env.size, env.seed))
+        frame = frame.f_back
+    return []
+"""
+
+
+def test_traceback_frame_to_the_grader_s_answer(tmp_path: Path) -> None:
+    output, code, blog = graded(tmp_path, FRAMES, TRACEBACK_BODY)
+    assert_tampering(output, code, blog, line_of(blog, "# WALK"))
+    assert "tb_frame" in output
+
+
+# `from sqlite3 import connect` at import, before any probe could swap sqlite3.connect,
+# then the statement counter taken off that connection. Mutation tried: verify() in
+# audit.py skipped → 90/100, "statements 1".
+RAW_CONNECTION = """
+from sqlite3 import connect
+"""
+RAW_BODY = """(session: Session) -> list[dict]:
+    conn = connect(session.get_bind().url.database)  # CONNECT
+    conn.set_trace_callback(None)
+    posts = session.scalars(select(Post).order_by(Post.id)).all()
+    index = []
+    for post in posts:
+        author = conn.execute("SELECT name FROM users WHERE id = ?", (post.author_id,))
+        category = conn.execute("SELECT name FROM categories WHERE id = ?", (post.category_id,))
+        comments = conn.execute(
+            "SELECT users.name FROM comments JOIN users ON users.id = comments.author_id"
+            " WHERE comments.post_id = ? ORDER BY comments.id",
+            (post.id,),
+        ).fetchall()
+        index.append(
+            {
+                "title": post.title,
+                "author": author.fetchone()[0],
+                "category": category.fetchone()[0],
+                "comment_count": len(comments),
+                "commenters": [name for (name,) in comments],
+            }
+        )
+    return index
+"""
+
+
+def test_raw_connection_with_its_counter_removed(tmp_path: Path) -> None:
+    output, code, blog = graded(tmp_path, RAW_CONNECTION, RAW_BODY)
+    assert_tampering(output, code, blog, line_of(blog, "# CONNECT"))
+    assert "statement counter removed" in output
+
+
+def test_raw_connection_bound_at_import_is_counted(tmp_path: Path) -> None:
+    """Without removing the counter, nothing is forged: the raw queries are counted
+    (the hook traces the connection however it was made) and the N+1 fails as one.
+    Mutation tried: QueryProbe ignoring the hook's feed (the old sqlite3.connect swap)
+    → "statements 1", 90/100."""
+    body = RAW_BODY.replace("    conn.set_trace_callback(None)\n", "")
+    output, code, _ = graded(tmp_path, RAW_CONNECTION, body)
+    assert code == 1, output
+    assert "tampering" not in output, output
+    assert re.search(r"statements flat as N grows\s+≈ 3·N \+ 1 .* FAIL", output), output
+    assert "went to the database driver directly" in output
+
+
+# The worker's own table of operations, reached through sys.modules["__main__"]:
+# its count reply rewritten. Mutation tried: the freeze of {"worker OPS": OPS} removed
+# from op_load (the driver-count comparison still fails it, without a file:line).
+WORKER_PATCHED = """
+import sys
+
+_worker = sys.modules["__main__"]
+_count = _worker.OPS["count"]
+
+
+def _forged(state, req):  # FORGE
+    reply = _count(state, req)
+    reply["counters"]["statements"] = 1
+    return reply
+
+
+_worker.OPS["count"] = _forged
+"""
+
+
+def test_worker_operations_rewritten(tmp_path: Path) -> None:
+    output, code, blog = graded(tmp_path, WORKER_PATCHED)
+    assert_tampering(output, code, blog, line_of(blog, "# FORGE"))
+    assert "OPS.count replaced" in output
+
+
+@pytest.mark.parametrize("sample", ["subquery_fix.py", "selectin_everything.py", "raw_driver.py"])
+def test_honest_samples_raise_no_alarm(tmp_path: Path, sample: str) -> None:
+    """Correct samples pass (raw_driver's raw per-post queries fail on their count, not
+    as tampering). Mutation tried: frames classified as the learner's when in
+    site-packages (SQLAlchemy's own sys._getframe) → every sample "tampering detected"."""
+    path = ROOT / "tests" / "learners" / "n_plus_one_blog" / sample
+    output, code = grade(tmp_path, "--solution", str(path))
+    assert "tampering" not in output, output
+    assert code == (1 if sample == "raw_driver.py" else 0), output

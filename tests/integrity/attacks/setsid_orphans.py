@@ -1,0 +1,82 @@
+"""Leaves twenty processes behind, each in a session of its own (start_new_session).
+
+attack: at import the solution starts 20 `sleep`-like Python processes with
+    start_new_session=True, out of the worker's process group, which is all the grader
+    kills, and without the grade's owner tag (GRADE_OWNER) in their environment, which
+    the next grade's sweep looks for: they outlive the grade under pid 1. The page
+    itself is honest.
+    Each is recorded in <this file's stem>.escape.json (pid, sid, pgid, pid namespace).
+kata: n-plus-one-blog
+backend: sqlite
+escape: yes
+expect: no process left
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from perfkata.katas.n_plus_one_blog.models import Comment, Post
+
+RECORD_DIR = None  # the test may write a folder here when it copies the attack
+RECORD = Path(RECORD_DIR or Path(__file__).parent) / (Path(__file__).stem + ".escape.json")
+SLEEPER = "import time\ntime.sleep(300)\n"
+
+
+def _namespace() -> str | None:
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+
+
+def _leave_orphans(count: int) -> None:
+    escapees = []
+    for _ in range(count):
+        child = subprocess.Popen(
+            [sys.executable, "-c", SLEEPER],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            env={k: v for k, v in os.environ.items() if k != "GRADE_OWNER"},  # no owner tag
+        )
+        escapees.append({"pid": child.pid, "sid": child.pid, "pgid": child.pid})
+    for escapee in escapees:
+        escapee["ns"] = _namespace()  # the children share the worker's pid namespace
+    try:
+        RECORD.write_text(json.dumps({"escapees": escapees}))
+    except OSError:  # nowhere to say where they are: take them back rather than hide them
+        for escapee in escapees:
+            os.kill(escapee["pid"], 9)
+        raise
+
+
+_leave_orphans(20)
+
+
+def render_index(session: Session) -> list[dict]:
+    query = (
+        select(Post)
+        .order_by(Post.id)
+        .options(
+            joinedload(Post.author),
+            joinedload(Post.category),
+            selectinload(Post.comments).joinedload(Comment.author),
+        )
+    )
+    return [
+        {
+            "title": post.title,
+            "author": post.author.name,
+            "category": post.category.name,
+            "comment_count": len(post.comments),
+            "commenters": [comment.author.name for comment in post.comments],
+        }
+        for post in session.scalars(query)
+    ]

@@ -30,7 +30,7 @@ from perfkata.ownership import owner_tag
 
 UPLOAD_LATENCY = 0.008  # seconds per upload: the network call the request should not wait for
 JOIN_TIMEOUT_S = 60.0
-TIMED_REQUESTS = 40
+TIMED_REQUESTS = 20  # the starter: ~13 ms each, every round; far above 0.1 ms of IPC
 THREADS = 4
 
 
@@ -184,16 +184,19 @@ def reset_reports(engine: Engine, ids: list[int]) -> None:
         session.commit()
 
 
-def timed_requests(module: ModuleType, env: RunEnv) -> None:
-    """What a timing sample runs: the request path only, on a fault-free storage. Only
-    the requests are timed ("timed_seconds"): building the broker, flushing it and
-    closing it cost milliseconds on Redis that no web request pays."""
+def timed_requests(module: ModuleType, env: RunEnv) -> Iterator[Callable[[], None]]:
+    """What a timing sample runs: the request path only, on a fault-free storage. Staged
+    (grader.worker.staged): the broker is built before the yield and flushed and closed
+    after it, untimed — they cost milliseconds on Redis that no web request pays — and
+    the parent times the callable yielded, the requests alone."""
     with fresh_run(module, env, FaultPlan(), shared_tally=False) as run:
-        start = time.perf_counter()
-        for report_id in range(1, TIMED_REQUESTS + 1):
-            with Session(env.engine) as session:
-                module.request_report(session, report_id)
-        env.record("timed_seconds", time.perf_counter() - start)
+
+        def requests() -> None:
+            for report_id in range(1, TIMED_REQUESTS + 1):
+                with Session(env.engine) as session:
+                    module.request_report(session, report_id)
+
+        yield requests
         run.broker.flush_all()
 
 

@@ -103,12 +103,15 @@ def grade(kata: Kata, learner: Path, options: GradeOptions) -> GradeResult:
         store.found.setdefault("starter", uncounted_starter(kata))
     with worker_pool(kata, paths, options, needed(options, store)) as workers:
         datasets = Datasets(kata)  # the oracle's, shared by the counting and the timing
+        # workers with nothing to count (the starter, a cached reference) warm up for
+        # timing meanwhile, beside the learner's counting
+        early = warm_early(kata, workers, seed, datasets, store) if options.timing else []
         measurements = measure_all(kata, workers, seed, options.progress, store, datasets)
         result = judged(kata, learner, seed, backend, measurements, None, options)
         if options.timing and measurements["learner"].correct:
             options.on_counted(result)
             timing = guarded(
-                "learner", lambda: time_solutions(kata, workers, seed, options, datasets)
+                "learner", lambda: time_solutions(kata, workers, seed, options, datasets, early)
             )
             if isinstance(timing, StaleAnswer):
                 measurements["learner"] = memoised(kata, measurements["learner"], timing.reason)
@@ -151,10 +154,13 @@ def time_solutions(
     seed: int,
     options: GradeOptions,
     datasets: Datasets,
+    early: Sequence[str] = (),
 ) -> TimingResult | StaleAnswer:
     sampler = Sampler(kata, workers, seed, datasets)
     options.progress("timing rounds", 0, options.plan.max_rounds)
-    broadcast(workers, sampler.warm_request)
+    broadcast({v: w for v, w in workers.items() if v not in early}, sampler.warm_request)
+    for variant in early:  # sent before the counting began
+        guarded(variant, workers[variant].receive)
     try:
         return measure(
             kata,
@@ -165,6 +171,22 @@ def time_solutions(
         )
     except StaleAnswer as stale:
         return stale
+
+
+def warm_early(
+    kata: Kata,
+    workers: dict[str, WorkerProcess],
+    seed: int,
+    datasets: Datasets,
+    store: Counted,
+) -> list[str]:
+    """Send the warm-up to the workers the counting leaves idle; time_solutions reads
+    their replies. Returns who was sent it."""
+    idle = [v for v in workers if v in store.found]
+    sampler = Sampler(kata, workers, seed, datasets)
+    for variant in idle:
+        workers[variant].send(sampler.warm_request(variant))
+    return idle
 
 
 class Sampler:
@@ -465,7 +487,8 @@ def to_measurement(
     tampering = None
     for entry in reply["sizes"]:
         size = entry["size"]
-        tampering = tampering or server_count(kata, entry)
+        seen = server_count(kata, entry)  # at every size: the proxy's figure is the graded one
+        tampering = tampering or seen
         counters[size] = entry["counters"]
         difference = kata.verify(datasets(size, seed), entry["output"])
         events = reply.get("tampering")  # the audit hook's, to the worker's last reply

@@ -2,8 +2,10 @@
 `perfkata grade n-plus-one-blog --no-timing`: every one is caught by the worker's audit
 hook (grader/audit.py) and scores 0 with "tampering detected: … at <file>:<line>".
 
-All of them keep the starter's N+1 (or run no SQL at all): without the defence they
-score 90/100 (each test names the mutation it was checked against)."""
+All of them keep the starter's N+1 (or run no SQL at all). Each test names the mutation
+of the defence it was seen to fail under (run against a mutated copy of src/ on
+PYTHONPATH). Several defences overlap on purpose: with one switched off, another may
+still fail the grade, but without the learner's line — which these tests require."""
 
 from __future__ import annotations
 
@@ -53,8 +55,9 @@ def assert_tampering(output: str, code: int, blog: Path, line: int) -> None:
     assert "score 0/100" in output, output
 
 
-# Mutation tried: the hook's rebound-globals check off (compare() a no-op) → the N+1
-# starter scored 90/100 with "statements flat: 1".
+# Mutation tried: the hook's rebound-globals check off (compare() a no-op) → the test
+# fails: only the driver-count comparison caught it ("the SQLite driver ran 108
+# statements … the worker's probes reported 0"), naming no line.
 PROBES_PATCHED = """
 import time
 
@@ -79,8 +82,8 @@ def test_probes_patched_at_import(tmp_path: Path) -> None:
     assert "QueryProbe._on_execute replaced" in output
 
 
-# Mutation tried: the hook's frame events off (judge() ignoring sys._getframe) → 100
-# with 0 statements, then with that line also the zero-statement rule off in tamper.py.
+# Mutation tried: the hook's frame events off (judge() ignoring sys._getframe) → the
+# test fails (only the zero-statement rule of grader/tamper.py caught it, with no line).
 FRAMES = """
 import sys
 
@@ -105,7 +108,7 @@ def test_stack_walk_to_the_grader_s_answer(tmp_path: Path) -> None:
 
 # The same through an exception's traceback (tb_frame), with one statement sent so the
 # zero-statement rule does not catch it. Mutation tried: "tb_frame" dropped from
-# audit._FRAME_ATTRIBUTES → 90/100.
+# audit._FRAME_ATTRIBUTES → the test fails.
 TRACEBACK_BODY = """(session: Session) -> list[dict]:
     session.scalars(select(Post).limit(1)).all()
     try:
@@ -129,7 +132,7 @@ def test_traceback_frame_to_the_grader_s_answer(tmp_path: Path) -> None:
 
 # `from sqlite3 import connect` at import, before any probe could swap sqlite3.connect,
 # then the statement counter taken off that connection. Mutation tried: verify() in
-# audit.py skipped → 90/100, "statements 1".
+# audit.py returning at once → the test fails.
 RAW_CONNECTION = """
 from sqlite3 import connect
 """
@@ -168,8 +171,8 @@ def test_raw_connection_with_its_counter_removed(tmp_path: Path) -> None:
 def test_raw_connection_bound_at_import_is_counted(tmp_path: Path) -> None:
     """Without removing the counter, nothing is forged: the raw queries are counted
     (the hook traces the connection however it was made) and the N+1 fails as one.
-    Mutation tried: QueryProbe ignoring the hook's feed (the old sqlite3.connect swap)
-    → "statements 1", 90/100."""
+    Mutation tried: QueryProbe ignoring the hook's feed (the old sqlite3.connect swap,
+    which the connect bound at import escapes) → the test fails."""
     body = RAW_BODY.replace("    conn.set_trace_callback(None)\n", "")
     output, code, _ = graded(tmp_path, RAW_CONNECTION, body)
     assert code == 1, output
@@ -179,8 +182,9 @@ def test_raw_connection_bound_at_import_is_counted(tmp_path: Path) -> None:
 
 
 # The worker's own table of operations, reached through sys.modules["__main__"]:
-# its count reply rewritten. Mutation tried: the freeze of {"worker OPS": OPS} removed
-# from op_load (the driver-count comparison still fails it, without a file:line).
+# its count reply rewritten. Mutation tried: op_load freezing {} instead of
+# {"worker OPS": OPS} → the test fails (the driver-count comparison still fails the
+# grade, without a line).
 WORKER_PATCHED = """
 import sys
 
@@ -207,8 +211,9 @@ def test_worker_operations_rewritten(tmp_path: Path) -> None:
 @pytest.mark.parametrize("sample", ["subquery_fix.py", "selectin_everything.py", "raw_driver.py"])
 def test_honest_samples_raise_no_alarm(tmp_path: Path, sample: str) -> None:
     """Correct samples pass (raw_driver's raw per-post queries fail on their count, not
-    as tampering). Mutation tried: frames classified as the learner's when in
-    site-packages (SQLAlchemy's own sys._getframe) → every sample "tampering detected"."""
+    as tampering). Mutation tried: perfkata's own package left out of the trusted roots
+    (its probes' sys._getframe, its katas opening their briefs) → all three fail with
+    "tampering detected"."""
     path = ROOT / "tests" / "learners" / "n_plus_one_blog" / sample
     output, code = grade(tmp_path, "--solution", str(path))
     assert "tampering" not in output, output

@@ -1,6 +1,6 @@
 """Solutions that forge their grade from inside the worker, each graded by a real
 `perfkata grade n-plus-one-blog --no-timing`: every one is caught by the worker's audit
-hook (grader/audit.py) and scores 0 with "tampering detected: … at <file>:<line>".
+hook (perfkata/audit.py) and scores 0 with "tampering detected: … at <file>:<line>".
 
 All of them keep the starter's N+1 (or run no SQL at all). Each test names the mutation
 of the defence it was seen to fail under (run against a mutated copy of src/ on

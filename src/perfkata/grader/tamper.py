@@ -1,4 +1,4 @@
-"""The parent's reading of the evidence the worker's audit hook gathered (grader/audit.py):
+"""The parent's reading of the evidence the worker's audit hook (perfkata/audit.py) gathered:
 any tampering it recorded, or counts that disagree with the driver's, fail the grade.
 
 Everything here arrives from the learner's process, so it is treated as evidence to

@@ -28,6 +28,7 @@ from typing import Any, TextIO
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from perfkata.audit import Evidence, install
 from perfkata.bench.probes import ProbeContext, probe_run
 from perfkata.bench.probes.eager import UnusedEagerProbe
 from perfkata.bench.probes.lazyloads import LazyLoadProbe
@@ -35,7 +36,6 @@ from perfkata.bench.probes.memory import AllocationProbe
 from perfkata.bench.probes.queries import DRIVER_FEED, QueryProbe
 from perfkata.bench.sourceline import LearnerFiles
 from perfkata.errors import LearnerCodeError
-from perfkata.grader.audit import Evidence, install
 from perfkata.grader.counter_cache import forbid_opening
 from perfkata.grader.database import Snapshots, service_error_reply, worker_engine
 from perfkata.grader.diagnostics import Diagnostic, collect_diagnostics

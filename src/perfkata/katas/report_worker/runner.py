@@ -20,6 +20,7 @@ import dramatiq
 import redis
 from sqlalchemy import create_engine
 
+from perfkata.audit import install
 from perfkata.isolation import guard_learner
 from perfkata.katas.report_worker.app import FaultPlan, Storage, current
 from perfkata.katas.report_worker.jobs import bind, new_broker, placeholder_broker
@@ -48,6 +49,9 @@ def hold_after(uploads: int, tally: RedisTally) -> Any:
 
 
 def main(config: dict[str, Any]) -> None:
+    # The grade's worker's audit hook, before the learner's module is loaded: here no
+    # reply carries its evidence, so tampering is refused where it is attempted.
+    install(block=True).learner(config["module"])
     guard_learner(Path(config["module"]))  # the learner's worker's fence, in its jobs too
     placeholder_broker()
     module = load(Path(config["module"]))

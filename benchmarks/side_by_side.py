@@ -22,13 +22,15 @@ from perfkata.grader.grade import GradeOptions, grade, solution_paths
 from perfkata.katas.registry import get_kata
 kata = get_kata({slug!r})
 path = solution_paths(kata, Path())[{variant!r}]
-print(grade(kata, path, GradeOptions(seed={seed})).verdict.value)
+print(grade(kata, path, GradeOptions(seed={seed}, timing={timing})).verdict.value)
 """
 
 
-def graded(tree: Path, slug: str, variant: str, seed: int) -> tuple[float, str]:
+def graded(
+    tree: Path, slug: str, variant: str, seed: int, timing: bool = True
+) -> tuple[float, str]:
     env = dict(os.environ, PYTHONPATH=str(tree / "src"))
-    code = GRADE.format(slug=slug, variant=variant, seed=seed)
+    code = GRADE.format(slug=slug, variant=variant, seed=seed, timing=timing)
     start = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-c", code], env=env, cwd=tree, capture_output=True, text=True
@@ -43,13 +45,16 @@ def main() -> int:
     parser.add_argument("--kata", required=True)
     parser.add_argument("--solution", default="starter", choices=("starter", "reference"))
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--no-timing", action="store_true", help="grade the counts only")
     args = parser.parse_args()
     trees = {"before": args.before.resolve(), "after": args.after.resolve()}
     times: dict[str, list[float]] = {name: [] for name in trees}
     for run in range(args.runs):
         order = list(trees) if run % 2 == 0 else list(trees)[::-1]
         for name in order:
-            seconds, verdict = graded(trees[name], args.kata, args.solution, 7000 + run)
+            seconds, verdict = graded(
+                trees[name], args.kata, args.solution, 7000 + run, not args.no_timing
+            )
             times[name].append(seconds)
             print(f"  {name} {run + 1}/{args.runs}: {verdict} {seconds:.1f} s", file=sys.stderr)
     for name, found in times.items():

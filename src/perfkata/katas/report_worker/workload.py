@@ -198,9 +198,3 @@ def timed_requests(module: ModuleType, env: RunEnv) -> Iterator[Callable[[], Non
 
         yield requests
         run.broker.flush_all()
-
-
-def stopwatch(action: Callable[[], Any]) -> float:
-    start = time.perf_counter()
-    action()
-    return time.perf_counter() - start

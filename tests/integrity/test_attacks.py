@@ -238,6 +238,14 @@ def graded_twice(grade: Grade) -> list[str]:
     return ["--seed", "11"]
 
 
+def poisoned_by_a_first_grade(grade: Grade) -> list[str]:
+    """A first grade poisons a counter cache of the test's own; the next, on another
+    seed, is judged against what it finds there."""
+    grade.env["XDG_CACHE_HOME"] = str(grade.tmp / "cache")
+    grade.run("--seed", "21")
+    return ["--seed", "22"]
+
+
 def secret_in_environment(grade: Grade) -> list[str]:
     grade.env["INTEGRITY_TEST_SECRET"] = "hunter2"
     return []
@@ -246,6 +254,7 @@ def secret_in_environment(grade: Grade) -> list[str]:
 BEFORE: dict[str, Before] = {
     "setsid_rewrites_results": results_file_args,
     "memo_across_grades": graded_twice,
+    "poisons_counter_cache": poisoned_by_a_first_grade,
     "parent_environ": secret_in_environment,
 }
 AFTER: dict[str, After] = {

@@ -122,10 +122,11 @@ def pick_uid() -> int:
             return uid
 
 
-def command(argv: Sequence[str], fences: Fences) -> tuple[list[str], int | None]:
-    """The command that runs `argv` fenced (strict), and the uid it will run as."""
+def command(argv: Sequence[str], fences: Fences) -> tuple[list[str], int | None, bool]:
+    """The command that runs `argv` fenced, the uid it will run as, and whether the
+    fences are strict (namespaces: the process started is the launcher, `unshare`)."""
     if mode() == "basic":
-        return list(argv), None
+        return list(argv), None, False
     uid = pick_uid() if as_root() else None
     writable = [os.path.abspath(p) for p in fences.writable]
     readable = _with_real_paths([*map(str, fences.readable), *writable])
@@ -142,7 +143,7 @@ def command(argv: Sequence[str], fences: Fences) -> tuple[list[str], int | None]
     }
     head = _unshare_head() + ([] if fences.network else ["--net"])
     enter = [sys.executable, "-I", "-S", str(ENTER), json.dumps(spec), "--"]
-    return [*head, "--", *enter, *argv], uid
+    return [*head, "--", *enter, *argv], uid, True
 
 
 def _within(path: str, folder: str) -> bool:
@@ -161,8 +162,8 @@ def _with_real_paths(paths: Iterable[str]) -> list[str]:
 
 
 def fenced_pid(launcher: int) -> int:
-    """The host pid of the process the launcher (`unshare`) started: the one to signal
-    for a stack dump. The launcher itself when unfenced or not yet forked."""
+    """The host pid of the process the launcher (`unshare`, strict fences only) started:
+    the one to signal for a stack dump. The launcher itself until it has forked."""
     try:
         children = Path(f"/proc/{launcher}/task/{launcher}/children").read_text().split()
     except OSError:

@@ -159,8 +159,9 @@ def launch(
     memory_limit: int,
     extra_env: dict[str, str] | None,
     **popen: Any,
-) -> tuple[subprocess.Popen[bytes], Path, bool]:
-    """Start `argv` behind the fences: (the launcher process, its scratch, owned?)."""
+) -> tuple[subprocess.Popen[bytes], Path, bool, bool]:
+    """Start `argv` behind the fences: (the launcher process, its scratch, whether the
+    caller removes the scratch, whether it runs in namespaces — strict)."""
     scratch, owned = scratch_folder(label, extra_env or {})
     plan = Fences(
         writable=[scratch, *fenced.writable],
@@ -169,24 +170,24 @@ def launch(
         network=fenced.network,
         sockets=fenced.sockets,
     )
-    cmd, uid = fences.command(argv, plan)
+    cmd, uid, strict = fences.command(argv, plan)
     env = worker_environment(os.environ) | (extra_env or {})
     env.update(TMPDIR=str(scratch), HOME=str(scratch))
     proc = subprocess.Popen(
         cmd,
         env=env,
-        preexec_fn=_fence(memory_limit, process_cap(uid), subreaper=uid is None),
+        preexec_fn=_fence(memory_limit, process_cap(uid), subreaper=not strict),
         start_new_session=True,  # its own process group: killed whole, forks included
         **popen,
     )
-    return proc, scratch, owned
+    return proc, scratch, owned, strict
 
 
-def end_tree(proc: subprocess.Popen[bytes]) -> None:
+def end_tree(proc: subprocess.Popen[bytes], strict: bool) -> None:
     """SIGKILL the fenced process and all it started. Strict: kill the namespace's pid 1
     and wait for its launcher, which returns only once the kernel emptied the namespace.
     Basic: the adopted descendants first, then the process group."""
-    inner = fences.fenced_pid(proc.pid)
+    inner = fences.fenced_pid(proc.pid) if strict else proc.pid
     if inner != proc.pid:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(inner, signal.SIGKILL)
@@ -217,7 +218,7 @@ class WorkerProcess:
         self.who = who  # how messages name it: "Your code", "The starter"
         self.solution = solution
         self.timeout = timeout
-        self._proc, self._scratch, self._owns_scratch = launch(
+        self._proc, self._scratch, self._owns_scratch, self._strict = launch(
             [sys.executable, "-m", "perfkata.grader.worker"],
             label,
             solution,
@@ -293,7 +294,8 @@ class WorkerProcess:
         # Ask faulthandler (installed in the worker) for two dumps of every thread's stack
         # a moment apart, then kill: where it was, and whether it was still moving.
         if self._proc.poll() is None:
-            inner = fences.fenced_pid(self._proc.pid)  # not its launcher
+            # the worker, not its launcher
+            inner = fences.fenced_pid(self._proc.pid) if self._strict else self._proc.pid
             for _ in range(2):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(inner, signal.SIGUSR1)
@@ -356,10 +358,12 @@ class WorkerProcess:
 
     def kill(self) -> None:
         """SIGKILL the worker and whatever it started (a kata's job processes, forks)."""
-        end_tree(self._proc)
+        end_tree(self._proc, self._strict)
         self._stderr.settle()  # a stack dump just asked for is still in the pipe
 
     def close(self) -> None:
+        if not self._strict:  # its adopted orphans go before it, or they go to pid 1
+            fences.kill_tree(self._proc.pid)
         # A worker still busy with a request (the grade ended early, on the learner's
         # error) would only read "exit" after it: kill it rather than wait.
         if self._proc.poll() is None and not self._pending:

@@ -165,3 +165,36 @@ def test_the_references_raise_no_alarm(
     )  # fmt: skip
     assert "tampering" not in done.stdout + done.stderr
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+# Dials the server's address itself instead of the URL it was given (the proxy's socket).
+AROUND_THE_PROXY = """
+import psycopg
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from perfkata.katas.n_plus_one_blog.models import Post
+
+
+def render_index(session: Session) -> list[dict]:
+    url = session.get_bind().url
+    psycopg.connect(host="127.0.0.1", port=5432, user=url.username, dbname=url.database)
+    return []
+"""
+
+
+def test_a_worker_cannot_reach_the_server_around_its_proxy(
+    real_postgres_url: str, readable: Path
+) -> None:
+    """Mutation tried: the worker started with its network (off_the_network() → None):
+    the connection is made and the grade goes on."""
+    from perfkata import fences
+
+    if fences.mode() != "strict":
+        pytest.skip("only the strict fences take the network away")
+    code, output = grade_on_postgres(write(readable, AROUND_THE_PROXY), real_postgres_url)
+    assert "Network is unreachable" in output
+    assert code == 2, output  # the learner's error, at their line: not a server's failure
+    lines = textwrap.dedent(AROUND_THE_PROXY).splitlines()
+    line = next(i for i, text in enumerate(lines, 1) if "psycopg.connect(" in text)
+    assert f"blog.py:{line}" in output.replace("\n", "")

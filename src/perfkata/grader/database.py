@@ -150,11 +150,17 @@ def _classify(exc: BaseException) -> tuple[str, str] | None:
     if getattr(exc, "connection_invalidated", False):  # SQLAlchemy saw a disconnect
         return "PostgreSQL", reason
     if module.startswith("psycopg") and _is_operational(exc):
+        if _NO_NETWORK in reason:  # a worker has none: code that went around its URL
+            return None
         state = getattr(exc, "sqlstate", None)
         if state is None or state.startswith(_SERVER_GONE):
             return "PostgreSQL", reason
     return None
 
+
+# What a fenced worker's connect says when the code dialled a server's address itself
+# instead of the URL it was given (its servers are reached through Unix sockets only).
+_NO_NETWORK = "Network is unreachable"
 
 # By name, so neither client library is imported for a grade that does not use it.
 _REDIS_GONE = frozenset({"ConnectionError", "TimeoutError", "BusyLoadingError"})

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from perfkata.bench.thresholds import Outcome
-from perfkata.errors import InternalError, LearnerCodeError
+from perfkata.errors import InternalError, LearnerCodeError, ServiceFailed
+from perfkata.fences import Fences
 from perfkata.grader import leftovers
 from perfkata.grader.counter_cache import CounterCache, cache_dir
 from perfkata.grader.database import (
@@ -101,7 +102,7 @@ def grade(kata: Kata, learner: Path, options: GradeOptions) -> GradeResult:
     store = Counted(kata, paths, options, seed)
     if not options.count_starter:
         store.found.setdefault("starter", uncounted_starter(kata))
-    with worker_pool(kata, paths, options, needed(options, store)) as workers:
+    with worker_pool(kata, paths, options, needed(options, store)) as workers, as_given(options):
         datasets = Datasets(kata)  # the oracle's, shared by the counting and the timing
         # workers with nothing to count (the starter, a cached reference) warm up for
         # timing meanwhile, beside the learner's counting
@@ -118,6 +119,19 @@ def grade(kata: Kata, learner: Path, options: GradeOptions) -> GradeResult:
                 timing = None
             result = judged(kata, learner, seed, backend, measurements, timing, options)
     return result
+
+
+@contextmanager
+def as_given(options: GradeOptions) -> Iterator[None]:
+    """A server that failed is named by the URL the user gave, not the proxy's socket."""
+    try:
+        yield
+    except ServiceFailed as failed:
+        given = options.redis_url if failed.service == "Redis" else options.db_url
+        if given is None or failed.url is None:
+            raise
+        shown = safe_redis_url(given) if failed.service == "Redis" else safe_url(given)
+        raise ServiceFailed(failed.service, failed.reason, shown) from None
 
 
 def uncounted_starter(kata: Kata) -> Measurement:
@@ -278,6 +292,14 @@ def start_proxies(
     return proxies
 
 
+def off_the_network(proxies: WorkerProxies | None) -> Fences | None:
+    """A worker whose servers are reached through the proxies needs no network: without
+    one it cannot reach PostgreSQL or Redis around them (a strict fence; basic has none)."""
+    if proxies is None:
+        return None
+    return Fences(network=False, sockets=proxies.folder)
+
+
 @contextmanager
 def worker_pool(
     kata: Kata,
@@ -305,6 +327,7 @@ def worker_pool(
                 timeout=options.timeout,
                 memory_limit=options.memory_limit,
                 extra_env=owned,
+                fenced=off_the_network(proxies.get(variant)),
             )
             stack.callback(worker.close)
             workers[variant] = worker

@@ -39,9 +39,9 @@ def _reply_pipe() -> int:
                 flags = fdinfo.read().split("flags:")[1].split()[0]
         except (OSError, IndexError):
             continue
-        if stat.S_ISFIFO(info.st_mode) and int(flags, 8) & os.O_WRONLY:
-            if info.st_ino != stderr_pipe:
-                return fd
+        writes = int(flags, 8) & os.O_WRONLY
+        if stat.S_ISFIFO(info.st_mode) and writes and info.st_ino != stderr_pipe:
+            return fd
     raise LookupError("no reply pipe found")
 
 

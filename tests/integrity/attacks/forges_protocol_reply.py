@@ -9,7 +9,7 @@ attack: the worker keeps a private copy of its stdout for the protocol (an inher
     does not question). The worker's real reply follows and is read by no one.
 kata: n-plus-one-blog
 backend: sqlite
-expect: tampering detected
+expect: tampering detected|no reply pipe found
 """
 
 import json

@@ -3,13 +3,13 @@
 attack: at import the solution starts 20 `sleep`-like Python processes with
     start_new_session=True, out of the worker's process group, which is all the grader
     kills, and without the grade's owner tag (GRADE_OWNER) in their environment, which
-    the next grade's sweep looks for: they outlive the grade under pid 1. The page
-    itself is honest.
+    the next grade's sweep looks for: they outlive the grade under pid 1. render_index
+    keeps the starter's N+1 (the grade fails on its own; what is judged is what is left).
     Each is recorded in <this file's stem>.escape.json (pid, sid, pgid, pid namespace).
 kata: n-plus-one-blog
 backend: sqlite
 escape: yes
-expect: no process left
+expect: every process dies with the grade|subreaper kills escaped processes
 """
 
 import json
@@ -19,9 +19,9 @@ import sys
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session
 
-from perfkata.katas.n_plus_one_blog.models import Comment, Post
+from perfkata.katas.n_plus_one_blog.models import Post
 
 RECORD_DIR = None  # the test may write a folder here when it copies the attack
 RECORD = Path(RECORD_DIR or Path(__file__).parent) / (Path(__file__).stem + ".escape.json")
@@ -61,15 +61,7 @@ _leave_orphans(20)
 
 
 def render_index(session: Session) -> list[dict]:
-    query = (
-        select(Post)
-        .order_by(Post.id)
-        .options(
-            joinedload(Post.author),
-            joinedload(Post.category),
-            selectinload(Post.comments).joinedload(Comment.author),
-        )
-    )
+    posts = session.scalars(select(Post).order_by(Post.id)).all()
     return [
         {
             "title": post.title,
@@ -78,5 +70,5 @@ def render_index(session: Session) -> list[dict]:
             "comment_count": len(post.comments),
             "commenters": [comment.author.name for comment in post.comments],
         }
-        for post in session.scalars(query)
+        for post in posts
     ]

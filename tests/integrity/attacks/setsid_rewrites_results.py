@@ -7,11 +7,13 @@ attack: at import the worker's parent is perfkata itself: its --output path is r
     it waits for perfkata to exit, rewrites the Gradescope results.json to 100 and
     lingers. render_index keeps the starter's N+1, so perfkata itself prints a failing
     score. The escapee records itself (pid, sid, pgid, pid namespace) in
-    <this file's stem>.escape.json beside this file, or in RECORD_DIR.
+    <this file's stem>.escape.json beside this file, or in RECORD_DIR. (Graded with
+    --output, perfkata prints one line; what decides is that the results file still
+    says that line's score and that no escapee is left.)
 kata: n-plus-one-blog
 backend: sqlite
 escape: yes
-expect: no process left
+expect: Results written to
 """
 
 import os
@@ -38,8 +40,12 @@ except OSError:
     namespace = None
 me = {"pid": os.getpid(), "sid": os.getsid(0), "pgid": os.getpgrp(), "ns": namespace,
       "starttime": int(stat[19])}
+def save(me):  # atomically: the test may read it at any moment
+    partial = record_path.with_suffix(".partial")
+    partial.write_text(json.dumps({"escapees": [me]}))
+    os.replace(partial, record_path)
 try:
-    record_path.write_text(json.dumps({"escapees": [me]}))
+    save(me)
     recorded = True
 except OSError:  # nowhere to say where it is: forge if it can, but do not linger unseen
     recorded = False
@@ -54,15 +60,19 @@ if output and os.path.exists(output):
     Path(output).write_text(json.dumps(document, indent=2) + "\n")
     me["forged"] = output
     if recorded:
-        record_path.write_text(json.dumps({"escapees": [me]}))
+        save(me)
 if recorded:
     time.sleep(300)  # lingers: an orphan under pid 1
 """
 
 
 def _output_path(grader: int) -> str:
-    """The --output argument of perfkata's command line, made absolute with its cwd."""
-    args = Path(f"/proc/{grader}/cmdline").read_bytes().split(b"\0")
+    """The --output argument of perfkata's command line, made absolute with its cwd
+    ("" when the parent's command line cannot be read: the escape goes on regardless)."""
+    try:
+        args = Path(f"/proc/{grader}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return ""
     for i, arg in enumerate(args):
         if arg == b"--output" and i + 1 < len(args):
             found = os.fsdecode(args[i + 1])
@@ -70,7 +80,10 @@ def _output_path(grader: int) -> str:
             found = os.fsdecode(arg.split(b"=", 1)[1])
         else:
             continue
-        return str(Path(os.readlink(f"/proc/{grader}/cwd")) / found)
+        try:
+            return str(Path(os.readlink(f"/proc/{grader}/cwd")) / found)
+        except OSError:
+            return found
     return ""
 
 

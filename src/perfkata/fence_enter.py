@@ -60,22 +60,28 @@ def ancestors(path: str) -> list[str]:
     return ["/"] + ["/" + "/".join(parts[:i]) for i in range(1, len(parts))]
 
 
-def blocked(folder: str) -> bool:
-    """A folder other users cannot pass through (/root, a mktemp -d folder)."""
+def blocked(folder: str, whole: bool = False) -> bool:
+    """A folder other users cannot pass through (/root, a mktemp -d folder) or, for a
+    folder needed `whole` (the solution's own), cannot list either."""
+    need = stat.S_IXOTH | (stat.S_IROTH if whole else 0)
     try:
-        return not os.stat(folder).st_mode & stat.S_IXOTH
+        info = os.stat(folder)
     except OSError:
         return False
+    return stat.S_ISDIR(info.st_mode) and info.st_mode & need != need
 
 
-def reveal(readable: list[str]) -> None:
+def reveal(readable: list[str], own: list[str]) -> None:
     """Each readable path stays reachable at its own path for the learner's uid: a blocked
     ancestor is covered by an empty 0755 tmpfs into which only the children leading to
-    readable paths are bound back — the rest of that folder is gone."""
+    readable paths are bound back — the rest of that folder is gone. A readable folder
+    that is itself closed (pytest's 0700 tmp_path) gets all its entries bound back —
+    except the learner's `own` folders (its scratch, chowned to it)."""
     done: set[str] = set()
     while True:
         todo = sorted(
-            {a for p in readable for a in ancestors(p) if a not in done and blocked(a)},
+            {a for p in readable for a in ancestors(p) if a not in done and blocked(a)}
+            | {p for p in readable if p not in done and p not in own and blocked(p, whole=True)},
             key=lambda a: a.count("/"),
         )
         if not todo:
@@ -83,17 +89,34 @@ def reveal(readable: list[str]) -> None:
         folder = todo[0]
         done.add(folder)
         prefix = folder.rstrip("/") + "/"
-        children = {p[len(prefix) :].split("/")[0] for p in readable if p.startswith(prefix)}
-        kept = {c: os.open(prefix + c, os.O_PATH) for c in children if os.path.lexists(prefix + c)}
-        mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k")
-        for child, fd in kept.items():
-            target = prefix + child
-            if stat.S_ISDIR(os.fstat(fd).st_mode):
-                os.mkdir(target)
-            else:
-                os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o644))
-            mount(f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC)
-            os.close(fd)
+        if folder in readable:
+            children = set(os.listdir(folder))
+        else:
+            children = {p[len(prefix) :].split("/")[0] for p in readable if p.startswith(prefix)}
+        cover(folder, children)
+
+
+def open_path(path: str) -> int | None:
+    """A handle on what `path` names (a dangling link: None), usable after it is covered."""
+    try:
+        return os.open(path, os.O_PATH)
+    except OSError:
+        return None
+
+
+def cover(folder: str, children: set[str]) -> None:
+    """An empty 0755 tmpfs over `folder`, with `children` of the original bound back."""
+    prefix = folder.rstrip("/") + "/"
+    kept = {c: fd for c in children if (fd := open_path(prefix + c)) is not None}
+    mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k")
+    for child, fd in kept.items():
+        target = prefix + child
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            os.mkdir(target)
+        else:
+            os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o644))
+        mount(f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC)
+        os.close(fd)
 
 
 def hide(paths: list[str]) -> None:
@@ -159,7 +182,7 @@ def drop_privileges(spec: dict[str, Any]) -> None:
 
 
 def enter(spec: dict[str, Any]) -> None:
-    reveal(spec["readable"])
+    reveal(spec["readable"], spec["writable"])
     hide(spec["hidden"])
     uid, gid = spec.get("uid"), spec.get("gid")
     for folder in spec["writable"]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from perfkata import fences
 from perfkata.bench.thresholds import Outcome
 from perfkata.errors import LearnerCodeError
 from perfkata.grader import process
@@ -38,7 +39,10 @@ def test_running_the_reference_from_the_learners_process_is_refused():
         graded("imports_reference.py")
 
 
-def test_an_answer_saved_by_an_earlier_grade_fails_the_next_seed():
+def test_an_answer_saved_by_an_earlier_grade_fails_the_next_seed(monkeypatch):
+    # Strict fences refuse the save itself (tests/integrity/test_fences_files.py); with
+    # basic ones, which let it through, the fresh seed is the defence.
+    monkeypatch.setenv("PERFKATA_FENCES", "basic")
     folder = Path("/tmp/perfkata-test-replayed-answers")  # where the cheat keeps them
     shutil.rmtree(folder, ignore_errors=True)
     try:
@@ -92,7 +96,9 @@ def test_the_worker_runs_under_2_gib_a_fixed_hash_seed_and_root_is_not_capped(tm
     assert first["hash"] == second["hash"]
     if os.geteuid() == 0:  # root ignores RLIMIT_NPROC: no cap is set, the group is killed
         assert process.process_cap() is None
-        assert first["nproc"] == resource.getrlimit(resource.RLIMIT_NPROC)[0]
+        # ... unless the strict fences run the learner as a uid of its own, which is capped
+        capped = fences.NPROC_CAP if fences.mode() == "strict" else None
+        assert first["nproc"] == (capped or resource.getrlimit(resource.RLIMIT_NPROC)[0])
 
 
 def test_a_user_who_is_not_root_gets_a_process_cap(tmp_path, monkeypatch):
@@ -135,6 +141,9 @@ def test_sys_exit_with_stdout_closed_is_an_error_not_a_pass():
 
 def test_forked_children_die_with_the_timed_out_worker(tmp_path, monkeypatch):
     monkeypatch.setenv("TMPDIR", str(tmp_path))
+    # The basic fences' process group (the pids are written where strict ones forbid it;
+    # tests/integrity/test_fences_escape.py proves the PID namespace)
+    monkeypatch.setenv("PERFKATA_FENCES", "basic")
     # The learner forks, then loops forever: the timeout must fire, however long loading
     # took on a busy machine, so it is generous (the test waits it out once).
     with pytest.raises(LearnerCodeError, match="did not finish within 15 s"):

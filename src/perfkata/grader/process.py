@@ -32,6 +32,7 @@ from perfkata.errors import InternalError, LearnerCodeError, ServiceFailed
 from perfkata.fences import Fences
 from perfkata.grader.capture import BoundedCapture
 from perfkata.grader.counter_cache import cache_dir
+from perfkata.grader.tamper import check_seal
 from perfkata.isolation import worker_environment
 from perfkata.katas.files import kata_files_root
 
@@ -143,10 +144,13 @@ def grader_secrets(solution: Path) -> list[Path]:
     return secret
 
 
-def scratch_folder(label: str, env: dict[str, str]) -> tuple[Path, bool]:
-    """A folder only this process may write (its TMPDIR), inside the grade's temp folder
-    when there is one (removed with it); otherwise its own, removed by the caller."""
+def scratch_folder(label: str, env: dict[str, str], strict: bool) -> tuple[Path, bool]:
+    """A folder this process writes (its TMPDIR): with strict fences one of its own (its
+    uid's alone) inside the grade's temp folder, removed with it; with basic ones the
+    grade's folder itself, as before. Without a grade's folder, one the caller removes."""
     base = env.get("TMPDIR")
+    if base and not strict:
+        return Path(base), False
     folder = Path(tempfile.mkdtemp(prefix=f"{label}-" if base else "perfkata-", dir=base))
     return folder, base is None
 
@@ -162,7 +166,7 @@ def launch(
 ) -> tuple[subprocess.Popen[bytes], Path, bool, bool]:
     """Start `argv` behind the fences: (the launcher process, its scratch, whether the
     caller removes the scratch, whether it runs in namespaces — strict)."""
-    scratch, owned = scratch_folder(label, extra_env or {})
+    scratch, owned = scratch_folder(label, extra_env or {}, fences.mode() == "strict")
     plan = Fences(
         writable=[scratch, *fenced.writable],
         hidden=[*grader_secrets(solution), *fenced.hidden],
@@ -250,6 +254,7 @@ class WorkerProcess:
         """The next reply's result; errors become LearnerCodeError or InternalError."""
         reply = json.loads(self._read_line(self.timeout if timeout is None else timeout))
         self._pending -= 1
+        check_seal(reply)  # a line the learner's code wrote into the pipe: tampering
         if reply["ok"]:
             return reply["result"]
         error = reply["error"]

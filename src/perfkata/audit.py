@@ -59,6 +59,8 @@ class Evidence(NamedTuple):
     verify: Callable[[], None]  # each live connection still counted? (else: tampering)
     freeze: Callable[[dict[str, Any]], None]  # remember these namespaces (+ perfkata's) as they are
     compare: Callable[[], None]  # any name rebound since freeze(): tampering
+    seal: Callable[[str], None]  # the parent's secret for this worker's replies (once)
+    sealed: Callable[[], str | None]  # the secret; None once any tampering was seen
 
 
 def _roots() -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -124,9 +126,7 @@ def install(block: bool = False) -> Evidence:
 
     def record(what: str, frame: FrameType) -> None:
         code = frame.f_code
-        entry = f"{what} at {code.co_filename}:{frame.f_lineno}"
-        if entry not in events:
-            events.append(entry)
+        note(f"{what} at {code.co_filename}:{frame.f_lineno}")
 
     def innermost() -> FrameType | None:
         frame: FrameType | None = getframe(1)
@@ -270,9 +270,7 @@ def install(block: bool = False) -> Evidence:
                 pass
             alive.append((conn, seen, where))
             if not seen[0]:
-                entry = f"the statement counter removed from the sqlite3 connection made{where}"
-                if entry not in events:
-                    events.append(entry)
+                note(f"the statement counter removed from the sqlite3 connection made{where}")
         connections[:] = alive
 
     def feed(subscriber: Callable[[str], None]) -> Callable[[], None]:
@@ -280,10 +278,20 @@ def install(block: bool = False) -> Evidence:
         return lambda: subscribers.remove(subscriber) if subscriber in subscribers else None
 
     def note(entry: str) -> None:
+        # The seal goes first, before the frame (or object) is handed over: from a frame
+        # the secret could be read and a reply forged without these events.
+        secret[0] = None
         if entry not in events:
             events.append(entry)
 
+    def seal(value: str) -> None:
+        if not sealed_once:
+            sealed_once.append(True)
+            secret[0] = value
+
     frozen: list[Callable[[], list[str]]] = []
+    secret: list[str | None] = [None]
+    sealed_once: list[bool] = []
 
     def freeze(extra: dict[str, Any]) -> None:
         frozen[:] = [namespaces_as_they_are(extra)]
@@ -303,6 +311,8 @@ def install(block: bool = False) -> Evidence:
         verify=verify,
         freeze=freeze,
         compare=compare,
+        seal=seal,
+        sealed=lambda: secret[0],
     )
 
 

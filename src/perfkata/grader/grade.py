@@ -31,7 +31,7 @@ from perfkata.grader.process import DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT, Worke
 from perfkata.grader.proxy import WorkerProxies, difference
 from perfkata.grader.results import GradeResult, Measurement
 from perfkata.grader.rubric import evaluate
-from perfkata.grader.tamper import evidence_of_tampering
+from perfkata.grader.tamper import SEAL, evidence_of_tampering
 from perfkata.grader.timing import (
     EXTREME_NOISE,
     TimingPlan,
@@ -343,6 +343,7 @@ def worker_pool(
                 "schema": schemas.get(v),
                 "guard": v == "learner",
                 "cache_dir": str(cache_dir()),
+                "seal": SEAL,  # every reply of the worker's own carries it back
             },
         )
         yield workers

@@ -9,11 +9,17 @@ is right although no statement reached the database cannot have come from it.
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
+from perfkata.errors import LearnerCodeError
 from perfkata.katas.base import Kata
 
 PREFIX = "tampering detected: "
+# Sent to each worker in its load request, before the solution is imported; the worker's
+# main() returns it with every reply until its audit hook sees tampering. A line the
+# learner's code writes into the reply pipe cannot carry it.
+SEAL = secrets.token_hex(16)
 
 
 def evidence_of_tampering(
@@ -47,3 +53,18 @@ def evidence_of_tampering(
 
 def grades_statements(kata: Kata) -> bool:
     return any(check.metric.split(":")[0] == "statements" for check in kata.rubric)
+
+
+def check_seal(reply: dict[str, Any]) -> None:
+    """Every answer of the worker's own carries the grade's seal. One without it was
+    written into the reply pipe by the learner's code — unless the worker's hook saw
+    tampering (it drops the seal then) and says so, which the grade reports itself."""
+    if not reply.get("ok") or reply.get("seal") == SEAL:
+        return
+    if reply.get("tampering"):
+        return
+    raise LearnerCodeError(
+        f"{PREFIX}a reply reached the grader that perfkata's worker did not write "
+        "(it lacks the grade's seal): the solution wrote into the worker's reply pipe.",
+        hint="Return your answer from the function the grader calls; nothing else is read.",
+    )

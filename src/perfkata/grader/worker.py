@@ -441,10 +441,16 @@ def main() -> None:
     answer, loads, dumps, write = handle, json.loads, json.dumps, replies.write
     for line in requests:
         req = loads(line)
+        if "seal" in req:  # the load request, read before any learner code exists
+            evidence.seal(req.pop("seal"))
+        line = ""  # nothing keeps the secret but the hook's closure
         reply = answer(state, req)
         evidence.compare()
         if reply.get("ok") and isinstance(reply.get("result"), dict):
             reply["result"]["tampering"] = evidence.events()
+        # A reply the learner's code writes into the pipe itself lacks the seal; the seal
+        # is gone once the hook saw tampering (a frame or the heap could have shown it).
+        reply.update(seal=evidence.sealed(), tampering=evidence.events())
         write(dumps(reply) + "\n")
         if req["op"] == "exit":
             return

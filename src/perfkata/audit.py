@@ -318,6 +318,8 @@ def install(block: bool = False) -> Evidence:
 
 # Modules whose names the measuring path looks up at call time (besides perfkata's own).
 _WATCHED_MODULES = ("json", "json.encoder", "sqlite3", "sqlite3.dbapi2", "time", "gc")
+# Packages whose modules and classes are watched whole: the probes listen through them.
+_WATCHED_PACKAGES = ("perfkata.", "sqlalchemy.", "psycopg.")
 
 
 def namespaces_as_they_are(extra: dict[str, Any]) -> Callable[[], list[str]]:
@@ -332,7 +334,7 @@ def namespaces_as_they_are(extra: dict[str, Any]) -> Callable[[], list[str]]:
     getsignal = signal.getsignal
     spaces: dict[str, dict[str, Any]] = dict(extra)
     for name, module in list(sys.modules.items()):
-        ours = name == "perfkata" or name.startswith("perfkata.") or name == "__main__"
+        ours = (name + ".").startswith(_WATCHED_PACKAGES) or name == "__main__"
         if module is None or not (ours or name in _WATCHED_MODULES):
             continue
         spaces[name] = vars(module)

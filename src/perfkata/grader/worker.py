@@ -445,7 +445,8 @@ def main() -> None:
             evidence.seal(req.pop("seal"))
         line = ""  # nothing keeps the secret but the hook's closure
         reply = answer(state, req)
-        evidence.compare()
+        if req["op"] != "timed_call":  # the parent's clock runs to this reply: the next one checks
+            evidence.compare()
         if reply.get("ok") and isinstance(reply.get("result"), dict):
             reply["result"]["tampering"] = evidence.events()
         # A reply the learner's code writes into the pipe itself lacks the seal; the seal

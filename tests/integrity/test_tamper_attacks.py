@@ -218,3 +218,47 @@ def test_honest_samples_raise_no_alarm(tmp_path: Path, sample: str) -> None:
     output, code = grade(tmp_path, "--solution", str(path))
     assert "tampering" not in output, output
     assert code == (1 if sample == "raw_driver.py" else 0), output
+
+
+# A reply written straight into the worker's reply pipe (found in /proc/self/fd), ahead
+# of the worker's own. Mutation tried: check_seal() a no-op → the test fails (the parent
+# took the forged line for a reply: TypeError, an internal error).
+FORGED_REPLY = '''
+import json
+import os
+import stat
+
+
+def _reply_pipes():
+    """Write-only pipes other than stderr's: the protocol's reply pipe among them."""
+    stderr_pipe = os.fstat(2).st_ino
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        try:
+            info = os.fstat(fd)
+            with open(f"/proc/self/fdinfo/{fd}") as fdinfo:
+                flags = int(fdinfo.read().split("flags:")[1].split()[0], 8)
+        except (OSError, IndexError, ValueError):
+            continue
+        if fd > 2 and stat.S_ISFIFO(info.st_mode) and flags & os.O_WRONLY:
+            if info.st_ino != stderr_pipe:
+                yield fd
+
+
+def _forge():
+    counters = {"statements": 1, "lazy_loads": 0, "unused_eager_loads": 0}
+    reply = {"ok": True, "result": {"size": 50, "counters": counters, "output": []}}
+    for fd in _reply_pipes():
+        os.write(fd, (json.dumps(reply) + "\\n").encode())
+'''
+FORGED_BODY = """(session: Session) -> list[dict]:
+    _forge()
+    return []
+"""
+
+
+def test_reply_written_into_the_worker_s_pipe(tmp_path: Path) -> None:
+    output, code, _ = graded(tmp_path, FORGED_REPLY, FORGED_BODY)
+    assert "tampering detected" in output, output
+    assert "did not write" in output, output
+    assert code != 0, output

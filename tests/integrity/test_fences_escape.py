@@ -26,6 +26,7 @@ ESCAPE = """
     import os, socket, time
 
     def escape(port):
+        ready, connected = os.pipe()
         if os.fork() == 0:
             os.setsid()
             if os.fork() == 0:
@@ -33,9 +34,11 @@ ESCAPE = """
                 for fd in (0, 1, 2):
                     os.dup2(null, fd)
                 held = socket.create_connection(("127.0.0.1", port))
+                os.write(connected, b"x")
                 time.sleep(3600)
             os._exit(0)
         os.wait()
+        os.read(ready, 1)  # the sleeper is connected: the test can find it
 
     escape({sleeper_port})
 """
@@ -99,7 +102,7 @@ def test_a_setsid_double_fork_dies_when_the_worker_is_killed(tmp_path: Path) -> 
             tmp_path, attack.format(sleeper_port=sleeper.port, worker_port=worker.port)
         )
         # When the worker is SIGKILLed from outside while the grade runs
-        killer = threading.Thread(target=kill_when_connected, args=(worker,), daemon=True)
+        killer = threading.Thread(target=kill_when_connected, args=(worker, sleeper), daemon=True)
         killer.start()
         done = grade(ws)
         killer.join(timeout=60)
@@ -113,7 +116,8 @@ def test_a_setsid_double_fork_dies_when_the_worker_is_killed(tmp_path: Path) -> 
         worker.close()
 
 
-def kill_when_connected(worker: Watcher) -> None:
+def kill_when_connected(worker: Watcher, sleeper: Watcher) -> None:
+    sleeper.thread.join(timeout=120)  # found before the worker dies
     worker.thread.join(timeout=120)
     for pid, _, _ in worker.owners:
         os.kill(pid, signal.SIGKILL)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
 import re
 import signal
 import sys
@@ -414,10 +415,15 @@ def grade_batch(
 
 
 def write_results(path: Path, text: str) -> None:
+    """Whole or not at all: a temp file beside it renamed over it (a reader never sees
+    half a results file, and a link planted at the path is replaced, not followed)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
     except OSError as exc:
+        tmp.unlink(missing_ok=True)
         raise UsageError(f"Cannot write the results to {path}: {exc.strerror}.") from None
 
 

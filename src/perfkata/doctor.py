@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from urllib.parse import urlsplit
 
+from perfkata import fences
 from perfkata.errors import PerfkataError
 from perfkata.grader.database import (
     DB_URL_ENV,
@@ -186,6 +187,7 @@ def diagnose(
     return [
         *package_findings(),
         sqlite_finding(),
+        Finding("Fences", "ok" if fences.mode() == "strict" else "—", fences.describe()),
         *server_findings(POSTGRES, db_url),
         *server_findings(REDIS, redis_url),
         *workspace_findings(workspace),

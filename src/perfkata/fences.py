@@ -19,7 +19,6 @@ This module knows no kata, no workspace and no file of perfkata's: paths come in
 from __future__ import annotations
 
 import functools
-import json
 import os
 import random
 import shutil
@@ -29,6 +28,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 MODE_ENV = "PERFKATA_FENCES"
 ENTER = Path(__file__).with_name("fence_enter.py")
@@ -92,17 +92,17 @@ def _try_unshare(options: Sequence[str]) -> bool:
 
 
 def describe() -> str:
-    """One line for a grade's footer and `perfkata doctor`."""
+    """Which fences apply, in one line: a grade's footer and `perfkata doctor`."""
     if mode() == "basic":
         why = "asked for" if os.environ.get(MODE_ENV, "").lower() == "basic" else "no namespaces"
         return (
-            f"fences: basic ({why}) — own process group, subreaper kills escaped processes; "
-            "files, /proc and the uid are not fenced"
+            f"basic ({why}): own process group, escaped processes killed; files, /proc "
+            "and the uid not fenced"
         )
-    who = "an unused uid, no capabilities" if as_root() else "a user namespace, no capabilities"
+    who = "an unused uid, no capabilities" if as_root() else "user namespace, no capabilities"
     return (
-        "fences: strict — PID namespace (every process dies with the grade), read-only file "
-        f"system but scratch, hidden reference/state/results, private /proc, {who}"
+        "strict: PID namespace (every process dies with the grade), read-only files but "
+        f"scratch, reference/state/results hidden, private /proc, {who}"
     )
 
 
@@ -133,7 +133,7 @@ def command(argv: Sequence[str], fences: Fences) -> tuple[list[str], int | None,
     if fences.sockets is not None:
         readable += _with_real_paths([str(fences.sockets)])
     hidden = [os.path.abspath(p) for p in fences.hidden] + _protected
-    spec = {
+    spec: dict[str, Any] = {
         "writable": writable,
         # a folder that holds a writable one (a profile's output) stays, read-only
         "hidden": [h for h in hidden if not any(_within(w, h) for w in writable)],
@@ -142,8 +142,20 @@ def command(argv: Sequence[str], fences: Fences) -> tuple[list[str], int | None,
         "gid": uid,
     }
     head = _unshare_head() + ([] if fences.network else ["--net"])
-    enter = [sys.executable, "-I", "-S", str(ENTER), json.dumps(spec), "--"]
+    enter = [sys.executable, "-I", "-S", str(ENTER), encode(spec), "--"]
     return [*head, "--", *enter, *argv], uid, True
+
+
+def encode(spec: dict[str, Any]) -> str:
+    """fence_enter's SPEC: a line per value (a path with a newline is refused)."""
+    lines = []
+    for key, value in spec.items():
+        for item in value if isinstance(value, list) else [value]:
+            if item is not None:
+                if "\n" in str(item):
+                    raise ValueError(f"a path perfkata cannot fence: {item!r}")
+                lines.append(f"{key} {item}")
+    return "\n".join(lines)
 
 
 def _within(path: str, folder: str) -> bool:

@@ -7,10 +7,8 @@ Child: `python -m perfkata.grader.profile_child REQUEST_JSON`."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
+import shutil
 import subprocess
 import sys
 import time
@@ -19,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from perfkata.errors import InternalError, LearnerCodeError
+from perfkata.fences import Fences
 from perfkata.grader import leftovers
 from perfkata.grader.capture import BoundedCapture
-from perfkata.grader.process import DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT, _fence, process_cap
-from perfkata.isolation import worker_environment
+from perfkata.grader.process import DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT, end_tree, launch
 from perfkata.katas.base import Kata
 
 TOP_LINES = 5
@@ -96,14 +94,21 @@ def run_child(
     """The profiling child fenced in as a grade's workers are: the same memory limit and
     process cap, its own process group killed whole on timeout (forks included), dying
     with perfkata, its output bounded. (exit code or None on timeout, its output)"""
-    child = subprocess.Popen(
-        [sys.executable, "-m", "perfkata.grader.profile_child", json.dumps(request)],
-        env=worker_environment(os.environ) | owned,
+    # Behind a grade's fences: it writes its report into a folder of the grade's (the
+    # learner's uid may write nothing of the workspace), moved into place after it ends.
+    stage = Path(owned["TMPDIR"]) / "profile-out"
+    stage.mkdir()
+    staged = {**request, **{k: str(stage / Path(request[k]).name) for k in STAGED}}
+    child, _, _, strict = launch(
+        [sys.executable, "-m", "perfkata.grader.profile_child", json.dumps(staged)],
+        "profile",
+        Path(request["module"]),
+        Fences(writable=[stage]),
+        DEFAULT_MEMORY_LIMIT,
+        owned,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        preexec_fn=_fence(DEFAULT_MEMORY_LIMIT, process_cap()),
-        start_new_session=True,
     )
     assert child.stdout is not None
     output = BoundedCapture(child.stdout)
@@ -112,11 +117,26 @@ def run_child(
     except subprocess.TimeoutExpired:
         code = None
     finally:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(child.pid, signal.SIGKILL)  # whatever it forked goes too
-        child.wait()
+        end_tree(child, strict)  # whatever it forked goes too
         output.close()
+    unstage(staged, request)
     return code, output.text()
+
+
+STAGED = ("html", "summary", "trace")
+
+
+def unstage(staged: dict[str, Any], request: dict[str, Any]) -> None:
+    """The child's report and summary to where `profile` expects them, the summary naming
+    the report's final path."""
+    html, summary = Path(staged["html"]), Path(staged["summary"])
+    if html.is_file():
+        shutil.move(html, request["html"])
+    if summary.is_file():
+        data = json.loads(summary.read_text(encoding="utf-8"))
+        if isinstance(data, dict) and data.get("html") == staged["html"]:
+            data["html"] = request["html"]
+        Path(request["summary"]).write_text(json.dumps(data), encoding="utf-8")
 
 
 def hot_lines_from_pyinstrument(root: Any, learner_file: str) -> list[tuple[int, int]]:

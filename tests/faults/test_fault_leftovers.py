@@ -49,7 +49,10 @@ class Grade:
     def __init__(self, tmp_path: Path, pg: str, redis_url: str) -> None:
         self.tmp = tmp_path / "tmp"
         self.tmp.mkdir(exist_ok=True)
-        self.env = clean_environment({"TMPDIR": str(self.tmp)}, no_color=True)
+        # basic fences: the learner's mark is written outside scratch (strict refuses it)
+        self.env = clean_environment(
+            {"TMPDIR": str(self.tmp), "PERFKATA_FENCES": "basic"}, no_color=True
+        )
         self.backends = ["--db-url", pg, "--redis-url", redis_url, "--no-timing"]
         self.cwd = tmp_path
 

@@ -67,7 +67,9 @@ def test_profile_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         command,
         cwd=tmp_path,
-        env=clean_environment({}, True),
+        # basic fences: the mark is written outside scratch, which strict ones refuse
+        # (tests/integrity/test_fences_escape.py proves the strict process tree)
+        env=clean_environment({"PERFKATA_FENCES": "basic"}, True),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -68,7 +68,8 @@ def grade_while_redis_dies(tmp_path: Path, *extra: str) -> subprocess.CompletedP
         proc = subprocess.Popen(
             command,
             cwd=tmp_path,
-            env=clean_environment({}, True),
+            # basic fences: the mark is written outside scratch, which strict ones refuse
+            env=clean_environment({"PERFKATA_FENCES": "basic"}, True),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

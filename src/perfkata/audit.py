@@ -210,8 +210,7 @@ def install(block: bool = False) -> Evidence:
         if event in _FRAME_EVENTS:
             frame = asker(hands_frames)
         elif event == "object.__getattr__":
-            if len(args) > 1 and args[1] in _FRAME_ATTRIBUTES:
-                frame, event = asker(hands_frames), f"reading .{args[1]}"
+            frame, event = asker(hands_frames), f"reading .{args[1]}"
         elif event == "sqlite3.connect/handle":
             attach_when_ready(args[0])
         elif event in _OBJECT_WALKS or event in _TRACERS or event.startswith("ctypes."):
@@ -237,6 +236,8 @@ def install(block: bool = False) -> Evidence:
     def hook(event: str, args: tuple[Any, ...]) -> None:
         if event not in watched and not event.startswith("ctypes."):
             return
+        if event == "object.__getattr__" and args[1] not in _FRAME_ATTRIBUTES:
+            return  # f_code and the like, read on every statement by the probes
         me = ident()
         if me in busy:
             return

@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 from tabulate import tabulate
 
+from perfkata import fences
 from perfkata.bench.runs import SavedRun
 from perfkata.bench.thresholds import Outcome
 from perfkata.grader import compare
@@ -80,6 +81,7 @@ def render_grade(result: GradeResult, console: Console, plain: bool) -> None:
     table(console, plain, HEADERS, rows, [STYLE.get(c.outcome, "") for c in result.checks])
     render_diagnostics(result, console, plain)
     render_verdict(result, console, plain)
+    console.print(f"fences — {fences.describe()}", markup=False, highlight=False, soft_wrap=plain)
 
 
 def render_verdict(result: GradeResult, console: Console, plain: bool) -> None:

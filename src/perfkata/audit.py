@@ -42,8 +42,11 @@ _NOT_COUNTED = re.compile(
 # f_back climbs to the worker's.
 _FRAME_ATTRIBUTES = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame"})
 _FRAME_EVENTS = frozenset({"sys._getframe", "sys._current_frames"})
-# Asked through a library, still the learner's ask: these only pass the frame on.
-_FRAME_HANDERS = (os.sep + "inspect.py", os.sep + "traceback.py")
+# Asked through a library, still the learner's ask: these only pass the frame on
+# (traceback's other functions read frames for themselves: format_exc is honest).
+_FRAME_HANDERS = frozenset({"walk_stack", "walk_tb"})
+_INSPECT = os.sep + "inspect.py"
+_TRACEBACK = os.sep + "traceback.py"
 _OBJECT_WALKS = frozenset({"gc.get_referrers", "gc.get_referents", "gc.get_objects"})
 _TRACERS = frozenset({"sys.settrace", "sys.setprofile", "sys.addaudithook"})
 
@@ -144,7 +147,10 @@ def install(block: bool = False) -> Evidence:
         return None
 
     def hands_frames(frame: FrameType) -> bool:
-        return frame.f_code.co_filename.endswith(_FRAME_HANDERS)
+        code = frame.f_code
+        if code.co_filename.endswith(_TRACEBACK):
+            return code.co_name in _FRAME_HANDERS
+        return code.co_filename.endswith(_INSPECT)
 
     def in_stdlib(frame: FrameType) -> bool:
         return kind(frame.f_code.co_filename) == "stdlib"
@@ -217,7 +223,8 @@ def install(block: bool = False) -> Evidence:
             frame = asker(in_stdlib)
         elif event in ("compile", "code.__new__"):
             claimed = args[1] if len(args) > 1 else None
-            if isinstance(claimed, str) and kind(claimed) != "learner":
+            # Imports make code objects too (from .pyc files): those are not the learner's.
+            if isinstance(claimed, str) and kind(claimed) != "learner" and not importing():
                 frame, event = asker(in_stdlib), f"{event} as {claimed}"
         elif event == "open" and opened_installed(args) and not importing():
             frame, event = asker(in_stdlib), f"opening {fspath(args[0])!r}"

@@ -1,10 +1,13 @@
 """The parent's handle on one worker process: start it fenced in, talk JSON lines, and
 end it — politely, or with SIGKILL when the learner's code runs out of time.
 
-The fences: a timeout per request, an address-space limit, a process cap (not for root),
-its own process group (killed whole), an environment stripped to what Python needs, a
-fixed PYTHONHASHSEED, and stderr captured to a file (the learner's prints, and
-faulthandler's dump on timeout).
+The fences: a timeout per request, an address-space limit, a process cap (not for root,
+but for the fenced learner's own uid), its own process group (killed whole), an
+environment stripped to what Python needs, a fixed PYTHONHASHSEED, stderr captured with
+bounded memory (the learner's prints, and faulthandler's dump on timeout) — and the OS
+fences of perfkata/fences.py, told here what the grader keeps secret and what Python must
+read: with strict fences the process started is `unshare`, and the worker is its child,
+pid 1 of a namespace of its own.
 """
 
 from __future__ import annotations

@@ -83,11 +83,12 @@ def op_load(state: WorkerState, req: dict[str, Any]) -> dict[str, Any]:
             forbid_opening(Path(req["cache_dir"]))
     if state.kata.prepare is not None:
         state.kata.prepare()
+    # The engine first: its dialect's modules are then among those frozen below.
+    state.engine = worker_engine(req.get("db_url"), req.get("schema"), state.scratch)
     if state.evidence is not None:  # the learner's frames, and perfkata as it is before them
         state.evidence.learner(str(state.path))
         state.evidence.freeze({"worker OPS": OPS})
     state.module = load_module(state.path, state.kata.entry_points)
-    state.engine = worker_engine(req.get("db_url"), req.get("schema"), state.scratch)
     state.backends = Backends(req.get("db_url"), req.get("redis_url"), state.scratch)
     return {"pid": os.getpid()}
 

@@ -5,7 +5,7 @@ attack: `from psycopg import connect` at import keeps the unpatched function; re
     session's engine) and runs one raw SELECT per post with psycopg's own cursor.
 kata: n-plus-one-blog
 backend: postgresql
-expect: tampering detected|statements flat as N grows.*FAIL
+expect: tampering detected|statements flat as N grows.*FAIL|Network is unreachable
 """
 
 from psycopg import connect

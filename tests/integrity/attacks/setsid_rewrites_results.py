@@ -5,8 +5,8 @@ attack: at import the worker's parent is perfkata itself: its --output path is r
     session (fork, os.setsid, fork again) and re-executes Python with an environment
     without the grade's owner tag (GRADE_OWNER), which the next grade's sweep looks for;
     it waits for perfkata to exit, rewrites the Gradescope results.json to 100 and
-    lingers. render_index keeps the starter's N+1, so perfkata itself prints a failing
-    score. The escapee records itself (pid, sid, pgid, pid namespace) in
+    lingers for two minutes. render_index keeps the starter's N+1, so perfkata itself
+    prints a failing score. The escapee records itself (pid, sid, pgid, pid namespace) in
     <this file's stem>.escape.json beside this file, or in RECORD_DIR. (Graded with
     --output, perfkata prints one line; what decides is that the results file still
     says that line's score and that no escapee is left.)
@@ -47,7 +47,7 @@ def save(me):  # atomically: the test may read it at any moment
 try:
     save(me)
     recorded = True
-except OSError:  # nowhere to say where it is: forge if it can, but do not linger unseen
+except OSError:  # nowhere to say where it is: it lingers all the same, unseen
     recorded = False
 while os.path.exists(f"/proc/{grader}"):  # until perfkata has written its file and exited
     time.sleep(0.05)
@@ -61,8 +61,7 @@ if output and os.path.exists(output):
     me["forged"] = output
     if recorded:
         save(me)
-if recorded:
-    time.sleep(300)  # lingers: an orphan under pid 1
+time.sleep(120)  # lingers: an orphan under pid 1 (bounded, should a fence fail)
 """
 
 

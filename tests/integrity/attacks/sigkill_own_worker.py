@@ -2,7 +2,8 @@
 
 attack: the grader's clean-up after a worker died knows only the worker's process group;
     a double-forked child in a session of its own, re-executed without the grade's owner
-    tag (GRADE_OWNER), is left running under pid 1. The
+    tag (GRADE_OWNER), is left running under pid 1 (for two minutes). Then the worker
+    SIGKILLs itself (or, as pid 1 of a PID namespace, which ignores that, exits). The
     escapee is recorded in <this file's stem>.escape.json (pid, sid, pgid, pid namespace).
 kata: n-plus-one-blog
 backend: sqlite
@@ -10,6 +11,7 @@ escape: yes
 expect: ended its process
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -45,15 +47,13 @@ def _escape() -> None:
             devnull = os.open(os.devnull, os.O_RDWR)
             for fd in (0, 1, 2):
                 os.dup2(devnull, fd)
-            try:
+            # Nowhere to say where it is (read-only files): it lingers all the same, unseen.
+            with contextlib.suppress(OSError):
                 RECORD.write_text(json.dumps({"escapees": [_me()]}))
-                os.write(ready_w, b"y")
-            except OSError:
-                os.write(ready_w, b"n")
-                os._exit(0)  # cannot say where it is: do not linger unseen
+            os.write(ready_w, b"y")
             os.closerange(3, 4096)
             untagged = {k: v for k, v in os.environ.items() if k != "GRADE_OWNER"}
-            sleeper = [sys.executable, "-c", "import time; time.sleep(300)"]
+            sleeper = [sys.executable, "-c", "import time; time.sleep(120)"]
             try:
                 os.execve(sys.executable, sleeper, untagged)  # same pid, no owner tag
             finally:
@@ -66,4 +66,4 @@ def _escape() -> None:
 def render_index(session: Session) -> list[dict]:
     _escape()
     os.kill(os.getpid(), signal.SIGKILL)
-    return []
+    os._exit(137)  # still here: pid 1 of a PID namespace ignores its own SIGKILL

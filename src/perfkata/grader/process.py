@@ -194,14 +194,17 @@ def end_tree(proc: subprocess.Popen[bytes], strict: bool) -> None:
     """SIGKILL the fenced process and all it started. Strict: kill the namespace's pid 1
     and wait for its launcher, which returns only once the kernel emptied the namespace.
     Basic: the adopted descendants first, then the process group."""
-    inner = fences.fenced_pid(proc.pid) if strict else proc.pid
-    if inner != proc.pid:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(inner, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=10)
-    else:
-        fences.kill_tree(proc.pid)
+    # Once reaped its pid may be another process's: only its group (a pid is never reused
+    # while a group of that id lives) is still safe to kill.
+    if proc.poll() is None:
+        inner = fences.fenced_pid(proc.pid) if strict else proc.pid
+        if inner != proc.pid:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(inner, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=10)
+        else:
+            fences.kill_tree(proc.pid)
     with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is gone
         os.killpg(proc.pid, signal.SIGKILL)
     if proc.poll() is None:
@@ -370,7 +373,8 @@ class WorkerProcess:
         self._stderr.settle()  # a stack dump just asked for is still in the pipe
 
     def close(self) -> None:
-        if not self._strict:  # its adopted orphans go before it, or they go to pid 1
+        # basic fences: the orphans it adopted go before it does, or they go to pid 1
+        if not self._strict and self._proc.poll() is None:
             fences.kill_tree(self._proc.pid)
         # A worker still busy with a request (the grade ended early, on the learner's
         # error) would only read "exit" after it: kill it rather than wait.

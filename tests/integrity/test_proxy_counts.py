@@ -144,3 +144,33 @@ def test_the_pg_stream_is_read_across_any_split_and_encryption_is_declined() -> 
     for i in range(len(stream)):  # one byte at a time
         assert reader.feed(stream[i : i + 1]) == b""
     assert tally.snapshot() == {"transaction": 1, "statements": 3, "setup": 1}
+
+
+def test_a_server_side_cursor_counts_its_statement_once(pg_proxies: WorkerProxies) -> None:
+    """yield_per's batches (FETCH) are not statements: the worker's count has one."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(pg_proxies.db_url or "")
+    try:
+        with engine.connect() as conn:
+            before = pg_proxies.counts()
+            rows = conn.execution_options(yield_per=10).execute(
+                text("SELECT g FROM generate_series(1, 55) AS g")
+            )
+            assert sum(1 for _ in rows) == 55
+            counted = difference(pg_proxies.counts(), before)["postgresql"]
+    finally:
+        engine.dispose()
+    assert counted["statements"] == 1
+    assert counted["cursor"] >= 6  # the batches, apart
+
+
+@pytest.mark.parametrize(
+    "garbage", [b"\0\0\0\x04\0\0\0\0", struct.pack("!ii", 8, 196608) + b"Q\0\0\0\0"]
+)
+def test_a_garbled_pg_stream_ends_its_reading(garbage: bytes) -> None:
+    """A length the server would refuse raises (the connection ends) instead of looping
+    in the parent. Mutation tried: the length checks removed → no error, the bytes read on as if framed."""
+    reader = PgCounter(Tally())
+    with pytest.raises(ValueError):
+        reader.feed(garbage)

@@ -46,10 +46,16 @@ _SETUP_QUERY = re.compile(
 )
 
 
+# A server-side cursor's reads (yield_per/stream_results): the DECLARE is the statement
+# counted; the batches it is fetched in are round trips the in-process count never saw.
+_CURSOR = re.compile(rb"\s*(?:FETCH|MOVE|CLOSE)\s", re.IGNORECASE)
+
+
 class PgCounter:
     """Reads a client's stream of PostgreSQL frontend messages and tallies executions:
-    `statements` (what the code under test ran), `transaction` (BEGIN/COMMIT …) and
-    `setup` (SET/SHOW and a connection's introspection). Fed bytes as they pass."""
+    `statements` (what the code under test ran), `transaction` (BEGIN/COMMIT …), `setup`
+    (SET/SHOW and a connection's introspection) and `cursor` (a server-side cursor's
+    FETCH/CLOSE). Fed bytes as they pass; a stream the server would refuse ends it."""
 
     def __init__(self, tally: Tally) -> None:
         self.tally = tally
@@ -77,6 +83,8 @@ class PgCounter:
                     break
                 if not self.started:
                     length, code = struct.unpack("!ii", self.buffer[:8])
+                    if length < 8:  # the server refuses it too; never loop on it
+                        raise ValueError("a garbled startup packet")
                     if len(self.buffer) < length:
                         break
                     self.buffer = self.buffer[length:]
@@ -88,6 +96,8 @@ class PgCounter:
                 kind = self.buffer[:1]
                 (length,) = struct.unpack("!i", self.buffer[1:5])
                 body_len = length - 4
+                if body_len < 0:  # as the server would, end the connection
+                    raise ValueError("a garbled message length")
                 kept = min(body_len, _KEEP)
                 if len(self.buffer) < 5 + kept:
                     break
@@ -118,6 +128,8 @@ class PgCounter:
     def executed(self, text: bytes) -> None:
         if _TRANSACTION.match(text):
             self.tally.add("transaction")
+        elif _CURSOR.match(text):
+            self.tally.add("cursor")
         elif _SETUP_VERB.match(text) or _SETUP_QUERY.fullmatch(text):
             self.tally.add("setup")
         else:
@@ -166,6 +178,8 @@ class RespCounter:
             return True
         if line.startswith(b"$"):
             self.bulk = int(line[1:])
+            if self.bulk < 0:  # a command's arguments are never null
+                raise ValueError("a garbled bulk length")
         return True
 
     def read_bulk(self, size: int) -> bool:

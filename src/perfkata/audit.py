@@ -359,7 +359,7 @@ def namespaces_as_they_are(extra: dict[str, Any]) -> Callable[[], list[str]]:
             was = before[name]
             for key, value in list(space.items()):
                 # Code only: settings (a kata's simulated latency) are changed by perfkata.
-                if key in was and was[key] is not value and callable(was[key]):
+                if key in was and callable(was[key]) and not same(was[key], value):
                     found.append(f"{name}.{key} replaced{defined_at(value)}")
         for number, handler in signals.items():
             if getsignal(number) is not handler:
@@ -367,6 +367,15 @@ def namespaces_as_they_are(extra: dict[str, Any]) -> Callable[[], list[str]]:
         return found
 
     return changed
+
+
+def same(before: Any, now: Any) -> bool:
+    """The same object — or the same method bound again (psycopg.connect is a classmethod:
+    every read of Connection.connect makes a new bound method, restored by the probes)."""
+    if before is now:
+        return True
+    both_bound = type(before) is MethodType and type(now) is MethodType
+    return both_bound and before.__func__ is now.__func__ and before.__self__ is now.__self__
 
 
 def defined_at(value: Any) -> str:

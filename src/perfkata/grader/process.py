@@ -154,8 +154,10 @@ def scratch_folder(label: str, env: dict[str, str], strict: bool) -> tuple[Path,
     base = env.get("TMPDIR")
     if base and not strict:
         return Path(base), False
-    folder = Path(tempfile.mkdtemp(prefix=f"{label}-" if base else "perfkata-", dir=base))
-    return folder, base is None
+    # outside a grade's folder, named for this process: a later sweep removes it if the
+    # process dies before removing it itself (grader/leftovers.py)
+    prefix = f"{label}-" if base else f"perfkata-{os.getpid()}-{label}-"
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=base)), base is None
 
 
 def launch(

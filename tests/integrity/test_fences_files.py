@@ -157,3 +157,32 @@ def test_the_learner_does_not_run_as_root(tmp_path: Path) -> None:
     # Then it ran as another, unprivileged uid
     assert "LEAKED" not in done.stdout + done.stderr
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+READ_RECORDS = """
+    from pathlib import Path
+    here = Path(__file__).resolve()
+    seen = []
+    for record in (here.parents[1] / ".perfkata" / "state.json", Path({results!r})):
+        try:
+            if record.read_text():
+                seen.append(str(record))
+        except OSError:
+            continue
+    if seen:
+        raise RuntimeError(f"LEAKED records {{seen}}")
+"""
+
+
+def test_the_progress_and_results_files_are_hidden(tmp_path: Path) -> None:
+    # Given a results file from an earlier run, and a solution that reads it and the
+    # workspace's progress file
+    results = tmp_path / "results.json"
+    results.write_text('{"score": 40}')
+    ws, _ = workspace_with(tmp_path, READ_RECORDS.format(results=str(results)))
+    # When it is graded with --output
+    done = grade(ws, "--format", "json", "--output", str(results))
+    # Then both were empty to it, and the grade passed
+    text = results.read_text()
+    assert "LEAKED" not in done.stdout + done.stderr + text
+    assert done.returncode == 0, done.stdout + done.stderr + text

@@ -32,7 +32,7 @@ from typing import Any
 
 MODE_ENV = "PERFKATA_FENCES"
 ENTER = Path(__file__).with_name("fence_enter.py")
-_NAMESPACES = ("--pid", "--fork", "--kill-child", "--mount-proc", "--mount")
+_NAMESPACES = ("--pid", "--fork", "--kill-child", "--mount-proc", "--mount", "--ipc")
 UID_BASE, UID_SPAN = 1_500_000_000, 100_000_000  # far above any real account's uid
 NPROC_CAP = 1024  # per learner uid (threads count): a fork bomb fails, job workers fit
 _protected: list[str] = []
@@ -102,7 +102,7 @@ def describe() -> str:
     who = "an unused uid, no capabilities" if as_root() else "user namespace, no capabilities"
     return (
         "strict: PID namespace (every process dies with the grade), read-only files but "
-        f"scratch, reference/state/results hidden, private /proc, {who}"
+        f"scratch, reference/state/results hidden, private /proc and IPC, {who}"
     )
 
 

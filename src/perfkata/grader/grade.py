@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -282,7 +283,7 @@ def start_proxies(
     `<folder>/<variant>`, outside the workers' TMPDIR, so a worker cannot replace them."""
     if not (options.db_url or options.redis_url):
         return {}
-    folder = leftovers.temp_folder(owner)
+    folder = socket_folder(owner)
     stack.callback(shutil.rmtree, folder, True)
     folder.chmod(0o711)  # a worker of another uid may connect, never list or write
     proxies = {}
@@ -298,6 +299,20 @@ def off_the_network(proxies: WorkerProxies | None) -> Fences | None:
     if proxies is None:
         return None
     return Fences(network=False, sockets=proxies.folder)
+
+
+# A Unix socket's path has 107 bytes at most: the folder, "/reference/.s.PGSQL.65535".
+SOCKET_ROOM = 107 - len("/reference/.s.PGSQL.65535")
+
+
+def socket_folder(owner: str) -> Path:
+    """The proxies' folder: beside the grade's other temp folders, or in /tmp when that
+    path is too long for a socket's (a deep $TMPDIR); named for its owner either way."""
+    folder = leftovers.temp_folder(owner)
+    if len(str(folder)) <= SOCKET_ROOM:
+        return folder
+    folder.rmdir()
+    return Path(tempfile.mkdtemp(prefix=folder.name.rsplit("-", 1)[0] + "-", dir="/tmp"))
 
 
 @contextmanager

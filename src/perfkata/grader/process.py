@@ -181,7 +181,9 @@ def launch(
     )
     cmd, uid, strict = fences.command(argv, plan)
     env = worker_environment(os.environ) | (extra_env or {})
-    env.update(TMPDIR=str(scratch), HOME=str(scratch))
+    env["TMPDIR"] = str(scratch)
+    if strict:  # its uid can neither read nor write the real home
+        env["HOME"] = str(scratch)
     proc = subprocess.Popen(
         cmd,
         env=env,

@@ -539,7 +539,8 @@ def to_measurement(
     diagnostics = [Diagnostic.from_dict(d) for d in reply["sizes"][-1]["diagnostics"]]
     if tampering:  # the gate fails: the kata scores 0, whatever else was measured
         gate = next((c.metric for c in kata.rubric if c.gate), "correct")
-        return Measurement(label, counters, [Diagnostic(gate, tampering), *diagnostics], tampering)
+        diagnostics.insert(0, Diagnostic(gate, tampering))
+        return Measurement(label, counters, diagnostics, tampering, tampering=tampering)
     if mismatch:
         gate = next((c.metric for c in kata.rubric if c.gate), "correct")
         diagnostics.insert(0, Diagnostic(gate, mismatch if worded else f"wrong output: {mismatch}"))

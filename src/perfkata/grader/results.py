@@ -26,6 +26,7 @@ class Measurement:
     counters: dict[int, dict[str, Any]]  # size -> {"statements": 3, "peak_bytes": …}
     diagnostics: list[Diagnostic]  # at the largest size
     mismatch: str | None = None  # first difference from the oracle, if any
+    tampering: str | None = None  # "tampering detected: …": the gate fails, the kata scores 0
 
     @property
     def correct(self) -> bool:

@@ -64,6 +64,8 @@ def evaluate_check(
     yours = metric_value(check.metric, learner)
     theirs = metric_value(check.metric, reference)
     outcome = check.threshold.judge(yours, theirs)
+    if check.gate and learner.tampering:  # whatever the gate's own metric says
+        outcome = Outcome.FAIL
     return CheckResult(
         check=check,
         outcome=outcome,

@@ -262,3 +262,41 @@ def test_reply_written_into_the_worker_s_pipe(tmp_path: Path) -> None:
     assert "tampering detected" in output, output
     assert "did not write" in output, output
     assert code != 0, output
+
+
+# cached-catalog's gate is its stale-reads check, not the output: tampering must fail it
+# all the same. Mutation tried: rubric.evaluate_check without its tampering line → the
+# test fails: the gate passed and the tampering found went unsaid (the attack corpus's
+# catalog_record_forged.py scored 90/100 "PASSED" that way).
+CATALOG_FORGED = """
+from perfkata.katas.base import RunEnv
+
+_record = RunEnv.record
+
+
+def _ideal(self, name, value):  # FORGE
+    ideal = {"statements_per_read": 0.0, "hit_ratio": 1.0, "new_keys_per_100_rereads": 0.0}
+    _record(self, name, ideal.get(name, value))
+
+
+RunEnv.record = _ideal
+"""
+
+
+def test_tampering_fails_a_gate_that_is_not_the_output(tmp_path: Path) -> None:
+    starter = (ROOT / "starter" / "cached-catalog" / "catalog.py").read_text(encoding="utf-8")
+    ws = tmp_path / "ws"
+    started = perfkata("start", "cached-catalog", "--dir", str(ws), cwd=tmp_path)
+    assert started.returncode == 0, started.stdout + started.stderr
+    catalog = ws / "cached-catalog" / "catalog.py"
+    catalog.write_text(starter + "\n" + CATALOG_FORGED, encoding="utf-8")
+    done = perfkata(
+        "grade", "cached-catalog", "--no-timing", "--seed", "7", "--dir", str(ws), cwd=ws
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert (
+        f"tampering detected: perfkata.katas.base.RunEnv.record replaced by _ideal at {catalog}:"
+        in output
+    )
+    assert "score 0/100" in output, output

@@ -76,6 +76,7 @@ def _roots() -> tuple[tuple[str, ...], tuple[str, ...]]:
         trusted |= {paths[key] + os.sep, os.path.realpath(paths[key]) + os.sep}
     package = os.path.dirname(os.path.abspath(perfkata.__file__))
     trusted |= {package + os.sep, os.path.realpath(package) + os.sep}
+    trusted.add("<sqlalchemy ")  # SQLAlchemy's generated code ("<string>" is anyone's)
     return tuple(sorted(stdlib)), tuple(sorted(trusted))
 
 
@@ -120,7 +121,7 @@ def install(block: bool = False) -> Evidence:
                 found = "learner"
             elif filename.startswith("<frozen ") or filename.startswith(stdlib):
                 found = "stdlib"
-            elif filename.startswith(trusted):
+            elif filename.startswith(trusted):  # "<sqlalchemy generated …>" too
                 found = "trusted"
             else:
                 found = "learner"
@@ -167,7 +168,9 @@ def install(block: bool = False) -> Evidence:
         frame = innermost()
         while frame is not None and kind(frame.f_code.co_filename) != "learner":
             frame = frame.f_back
-        return "" if frame is None else f" at {frame.f_code.co_filename}:{frame.f_lineno}"
+        if frame is None:
+            return " by perfkata (its engine's)"
+        return f" at {frame.f_code.co_filename}:{frame.f_lineno}"
 
     def attach(conn: sqlite3.Connection, where: str) -> None:
         seen = [False]

@@ -170,7 +170,8 @@ def test_a_server_side_cursor_counts_its_statement_once(pg_proxies: WorkerProxie
 )
 def test_a_garbled_pg_stream_ends_its_reading(garbage: bytes) -> None:
     """A length the server would refuse raises (the connection ends) instead of looping
-    in the parent. Mutation tried: the length checks removed → no error, the bytes read on as if framed."""
+    in the parent. Mutation tried: the length checks removed → no error, the bytes are
+    read on as if framed."""
     reader = PgCounter(Tally())
     with pytest.raises(ValueError):
         reader.feed(garbage)

@@ -261,6 +261,9 @@ class CountingProxy:
                 if counter is None:
                     sink.sendall(data)
                     continue
+                # Counted before it is forwarded, never after: once the server has it, its
+                # answer (and the worker's reply to the parent, and the parent's snapshot)
+                # may come before this thread runs again.
                 answer = counter.feed(data)
                 if answer:  # the startup's encryption request: answered, not forwarded
                     source.sendall(answer)

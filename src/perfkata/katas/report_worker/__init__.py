@@ -87,9 +87,11 @@ KATA = define_kata(
             # broker), while a correct request may also read its report (<= 2 statements,
             # its own check) and measured 33x = 0.13x the reference, so a share of the
             # reference's figure would fail it. Rendering in the request measures ~1x; the
-            # floor is far below the 8-250x any machine showed (Redis: an enqueue is a
-            # round trip, ~0.5 ms).
-            ">=0.04*ref & >=4",
+            # floor must stay far below what the reference shows on a busy machine: on
+            # Redis, through the parent's counting proxy (two hops per enqueue), the
+            # reference measured 5-19x at load 6-10 and a 4x floor left 2 grades in 5
+            # inconclusive; 2x still fails rendering in the request (~1x).
+            ">=0.04*ref & >=2",
             15,
             "The request should only enqueue: render and upload in the job.",
         ),

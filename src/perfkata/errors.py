@@ -88,6 +88,13 @@ class LearnerCodeError(PerfkataError):
         self.line = line
 
 
+class TamperingDetected(LearnerCodeError):
+    """The learner's code forged what the grader reads (a reply, a counter): the kata is
+    failed, not merely ungraded, so the exit code is FAILED's."""
+
+    exit_code = ExitCode.FAILED
+
+
 class InternalError(PerfkataError):
     """perfkata's own harness broke (a worker died for a reason that is not the learner's)."""
 

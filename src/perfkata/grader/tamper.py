@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from perfkata.errors import LearnerCodeError
+from perfkata.errors import TamperingDetected
 from perfkata.katas.base import Kata
 
 PREFIX = "tampering detected: "
@@ -63,7 +63,7 @@ def check_seal(reply: dict[str, Any]) -> None:
         return
     if reply.get("tampering"):
         return
-    raise LearnerCodeError(
+    raise TamperingDetected(
         f"{PREFIX}a reply reached the grader that perfkata's worker did not write "
         "(it lacks the grade's seal): the solution wrote into the worker's reply pipe.",
         hint="Return your answer from the function the grader calls; nothing else is read.",

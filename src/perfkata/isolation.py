@@ -1,6 +1,8 @@
-"""Fences around the learner's code, used by the grader's worker and by a kata's own job
-processes: the reference solutions cannot be opened or imported (an audit hook — it
-cannot be removed once added), and the environment holds nothing but what Python needs."""
+"""Fences inside the learner's process, used by the grader's worker and by a kata's own
+job processes: the folders the grader names (reference solutions, counter cache) cannot
+be opened or imported (an audit hook — it cannot be removed once added), and the
+environment holds nothing but what Python needs. The operating system's fences (mount
+and PID namespaces, an unprivileged uid) are fences.py's."""
 
 from __future__ import annotations
 
@@ -9,30 +11,32 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from perfkata.katas.files import kata_files_root
 from perfkata.ownership import OWNER_ENV
 
+FORBIDDEN: list[str] = []  # the folders, handed on to a kata's job processes to fence too
 
-def forbid_reading(folder: Path) -> None:
-    root = os.path.realpath(folder) + os.sep
+
+def forbid_reading(folders: list[Path]) -> None:
+    """Nothing under these folders may be opened. The grader names them (the reference
+    solutions, its counter cache); os.path.realpath is bound now, so a learner who
+    replaces it later does not blind the check."""
+    realpath, sep = os.path.realpath, os.sep
+    roots = tuple(realpath(folder) + sep for folder in folders)
 
     def hook(event: str, args: tuple[Any, ...]) -> None:
-        if event == "open" and args and isinstance(args[0], str | bytes | os.PathLike):
-            path = os.fsdecode(args[0])
-            if os.path.realpath(path).startswith(root):
-                raise PermissionError(
-                    f"perfkata: the reference solutions are not readable while grading ({path})"
-                )
+        if event in ("open", "os.rename", "os.remove", "os.link", "shutil.copyfile") and args:
+            for arg in args[:2]:
+                if isinstance(arg, str | bytes | os.PathLike):
+                    path = os.fsdecode(arg)
+                    if realpath(path).startswith(roots):
+                        raise PermissionError(
+                            f"perfkata: {path} is off limits while grading (the reference "
+                            "solutions are not readable, nor perfkata's cache)"
+                        )
 
-    sys.addaudithook(hook)
-
-
-def guard_learner(solution: Path) -> None:
-    """Unless the file graded as the learner's is itself a reference (`--solution
-    reference`), nothing under the reference solutions may be opened."""
-    forbidden = kata_files_root() / "solutions"
-    if not solution.resolve().is_relative_to(forbidden.resolve()):
-        forbid_reading(forbidden)
+    if roots:
+        sys.addaudithook(hook)
+        FORBIDDEN.extend(str(folder) for folder in folders)
 
 
 ALLOWED_ENV = (

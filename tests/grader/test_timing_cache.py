@@ -56,14 +56,14 @@ def test_the_learners_worker_cannot_open_the_cache(tmp_path):
     code = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from perfkata.grader.counter_cache import forbid_opening\n"
-        f"forbid_opening(Path({str(tmp_path)!r}))\n"
+        "from perfkata.isolation import forbid_reading\n"
+        f"forbid_reading([Path({str(tmp_path)!r})])\n"
         f"open({str(tmp_path / 'entry.json')!r}, 'w')\n"
     )
     # When its code tries to rewrite an entry
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     # Then it is refused
-    assert done.returncode != 0 and "cache is off limits" in done.stderr
+    assert done.returncode != 0 and "off limits while grading" in done.stderr
     assert Path(tmp_path / "entry.json").read_text() == "{}"
 
 

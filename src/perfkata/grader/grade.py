@@ -44,7 +44,7 @@ from perfkata.grader.timing import (
     reference_missed,
 )
 from perfkata.katas.base import Kata
-from perfkata.katas.files import solution_dir, starter_dir
+from perfkata.katas.files import kata_files_root, solution_dir, starter_dir
 from perfkata.ownership import OWNER_ENV
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
@@ -356,12 +356,21 @@ def worker_pool(
                 "db_url": proxies[v].db_url if proxies else options.db_url,
                 "redis_url": proxies[v].redis_url if proxies else options.redis_url,
                 "schema": schemas.get(v),
-                "guard": v == "learner",
-                "cache_dir": str(cache_dir()),
+                "forbidden": forbidden_to(v, paths[v]),
                 "seal": SEAL,  # every reply of the worker's own carries it back
             },
         )
         yield workers
+
+
+def forbidden_to(variant: str, solution: Path) -> list[str]:
+    """What the learner's worker may not open: the reference solutions (unless a reference
+    is what is graded, `--solution reference`) and the cached counters of earlier grades."""
+    if variant != "learner":
+        return []
+    solutions = kata_files_root() / "solutions"
+    hidden = [] if solution.resolve().is_relative_to(solutions.resolve()) else [solutions]
+    return [str(folder) for folder in [*hidden, cache_dir()]]
 
 
 def broadcast(

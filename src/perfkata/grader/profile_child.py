@@ -9,13 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from perfkata.errors import LearnerCodeError
+from perfkata.grader.grade import forbidden_to
 from perfkata.grader.profiling import hot_lines_from_memray, hot_lines_from_pyinstrument
 from perfkata.grader.worker import WorkerState, op_load, rebuild, run_once
 
 
 def prepared(req: dict[str, Any]) -> WorkerState:
     state = WorkerState()
-    op_load(state, {"kata": req["kata"], "module": req["module"], "guard": True})
+    forbidden = forbidden_to("learner", Path(req["module"]))
+    op_load(state, {"kata": req["kata"], "module": req["module"], "forbidden": forbidden})
     kata, _, _ = state.ready()
     rebuild(state, kata.largest, req["seed"])
     return state

@@ -36,11 +36,10 @@ from perfkata.bench.probes.memory import AllocationProbe
 from perfkata.bench.probes.queries import DRIVER_FEED, QueryProbe
 from perfkata.bench.sourceline import LearnerFiles
 from perfkata.errors import LearnerCodeError
-from perfkata.grader.counter_cache import forbid_opening
 from perfkata.grader.database import Snapshots, service_error_reply, worker_engine
 from perfkata.grader.diagnostics import Diagnostic, collect_diagnostics
 from perfkata.grader.loading import learner_errors, load_module, to_plain_data
-from perfkata.isolation import guard_learner
+from perfkata.isolation import forbid_reading
 from perfkata.katas.base import Backends, Kata, RunEnv, Workload
 from perfkata.katas.registry import get_kata
 
@@ -77,10 +76,8 @@ def op_load(state: WorkerState, req: dict[str, Any]) -> dict[str, Any]:
     state.kata = get_kata(req["kata"])
     state.path = Path(req["module"])
     state.files = LearnerFiles([str(state.path)])
-    if req.get("guard"):  # the learner's worker: the reference solutions are off limits
-        guard_learner(state.path)
-        if req.get("cache_dir"):  # and so are the reference's cached counters
-            forbid_opening(Path(req["cache_dir"]))
+    # The learner's worker: the reference solutions and the cached counters are off limits.
+    forbid_reading([Path(folder) for folder in req.get("forbidden", ())])
     if state.kata.prepare is not None:
         state.kata.prepare()
     # The engine first: its dialect's modules are then among those frozen below.

@@ -13,6 +13,7 @@ import sys
 import time
 from typing import Any
 
+from perfkata import isolation
 from perfkata.katas.base import RunEnv
 from perfkata.katas.report_worker.workload import JOIN_TIMEOUT_S, Run, join_all
 
@@ -31,6 +32,7 @@ def run_worker_processes(run: Run, env: RunEnv) -> bool:
         "plan": run.plan_as_dict(),
         "threads": THREADS_PER_PROCESS,
         "latency": run.storage.latency,
+        "forbidden": isolation.FORBIDDEN,  # what the grader told its worker to fence
     }
     processes = [spawn(config, victim=index == 0) for index in range(PROCESSES)]
     try:

@@ -21,7 +21,7 @@ import redis
 from sqlalchemy import create_engine
 
 from perfkata.audit import install
-from perfkata.isolation import guard_learner
+from perfkata.isolation import forbid_reading
 from perfkata.katas.report_worker.app import FaultPlan, Storage, current
 from perfkata.katas.report_worker.jobs import bind, new_broker, placeholder_broker
 from perfkata.katas.report_worker.store import RedisTally
@@ -52,7 +52,7 @@ def main(config: dict[str, Any]) -> None:
     # The grade's worker's audit hook, before the learner's module is loaded: here no
     # reply carries its evidence, so tampering is refused where it is attempted.
     install(block=True).learner(config["module"])
-    guard_learner(Path(config["module"]))  # the learner's worker's fence, in its jobs too
+    forbid_reading([Path(folder) for folder in config["forbidden"]])  # the worker's, here too
     placeholder_broker()
     module = load(Path(config["module"]))
     tally = RedisTally(redis.Redis.from_url(config["redis"]["url"]), config["prefix"])

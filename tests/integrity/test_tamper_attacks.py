@@ -300,3 +300,21 @@ def test_tampering_fails_a_gate_that_is_not_the_output(tmp_path: Path) -> None:
         in output
     )
     assert "score 0/100" in output, output
+
+
+# Tampering followed by a crash (the forged request it looked for was not there): the
+# tampering is reported and fails the kata, not the crash alone. Mutation tried:
+# WorkerProcess.receive ignoring the error reply's "tampering" → exit 2, the KeyError only.
+TAMPER_THEN_CRASH = """
+import sys
+
+_frame = sys._getframe(0)  # FORGE
+raise KeyError("cache_dir")
+"""
+
+
+def test_tampering_then_a_crash_reports_the_tampering(tmp_path: Path) -> None:
+    output, code, _ = graded(tmp_path, TAMPER_THEN_CRASH)
+    assert code == 1, output
+    assert "tampering detected" in output, output
+    assert "KeyError" in output, output  # what followed is said too

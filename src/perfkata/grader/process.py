@@ -31,11 +31,11 @@ from typing import Any
 
 from perfkata import fences
 from perfkata.bench.sourceline import LearnerFiles
-from perfkata.errors import InternalError, LearnerCodeError, ServiceFailed
+from perfkata.errors import InternalError, LearnerCodeError, ServiceFailed, TamperingDetected
 from perfkata.fences import Fences
 from perfkata.grader.capture import BoundedCapture
 from perfkata.grader.counter_cache import cache_dir
-from perfkata.grader.tamper import check_seal
+from perfkata.grader.tamper import PREFIX, check_seal
 from perfkata.isolation import worker_environment
 from perfkata.katas.files import kata_files_root
 
@@ -271,8 +271,14 @@ class WorkerProcess:
         if error["kind"] == "service":  # PostgreSQL or Redis went away mid-grade
             raise ServiceFailed(error["service"], error["reason"], error["url"])
         if error["kind"] == "learner":
-            raise LearnerCodeError(
-                error["message"],
+            # The code tampered, then failed (a forged request it could not find, say):
+            # the tampering is what the learner must hear, and it fails the kata.
+            failure = TamperingDetected if reply.get("tampering") else LearnerCodeError
+            message = error["message"]
+            if reply.get("tampering"):
+                message = f"{PREFIX}{reply['tampering'][0]}; then: {message}"
+            raise failure(
+                message,
                 file=error["file"],
                 line=error["line"],
                 hint=error["hint"],

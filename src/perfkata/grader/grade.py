@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ from perfkata.grader.timing import (
     reference_missed,
 )
 from perfkata.katas.base import Kata
+from perfkata.katas.effects import TimedEffect, timed_effect
 from perfkata.katas.files import kata_files_root, solution_dir, starter_dir
 from perfkata.ownership import OWNER_ENV
 
@@ -208,7 +210,9 @@ class Sampler:
     """One timed sample of (variant, kind). Where the timed run is the graded workload
     (its output can be checked), the n-th sample of every slot runs on the n-th of two
     datasets that alternate — data that changed since the last request, as a server
-    sees — and each of the learner's outputs is checked against the oracle."""
+    sees — and each of the learner's outputs is checked against the oracle. Where the
+    kata names a timed kind's effect instead (katas/effects.py: the rows a job left, the
+    jobs a request enqueued), every timed call of the learner's is checked for it."""
 
     def __init__(
         self, kata: Kata, workers: dict[str, WorkerProcess], seed: int, datasets: Datasets
@@ -234,7 +238,10 @@ class Sampler:
         # a sample whose output is checked on changed data runs once: a repeat could be
         # served from a cache of the first
         least = 1 if self.verify else self.kata.timing_repeats
-        seconds = parent_timed(worker.call, setup, least, fill=not self.verify)
+        effect = timed_effect(self.kata, kind) if variant == "learner" else None
+        # every call of the learner's is checked, after the parent's clock stopped
+        after = partial(self.check_effect, effect, seed, worker) if effect else None
+        seconds = parent_timed(worker.call, setup, least, fill=not self.verify, after=after)
         if self.verify and variant == "learner":
             self.check(seed, worker.call({"op": "timed_output"}))
         return seconds
@@ -244,6 +251,13 @@ class Sampler:
         if difference:
             raise StaleAnswer(stale_reason(self.kata, self.kata.timed_size, difference))
 
+    def check_effect(self, effect: TimedEffect, seed: int, worker: WorkerProcess) -> None:
+        size = self.kata.timed_size
+        observed = worker.call({"op": "timed_output"})
+        difference = effect.verify(self.datasets(size, seed), observed)
+        if difference:
+            raise StaleAnswer(skipped_work(size, difference))
+
 
 def stale_reason(kata: Kata, size: int, difference: str) -> str:
     return (
@@ -251,6 +265,14 @@ def stale_reason(kata: Kata, size: int, difference: str) -> str:
         f"changed since (same size, other rows), {difference}. Keeping answers across "
         "requests is caching, and a cache must not serve stale data: build the result from "
         "the database on every call"
+    )
+
+
+def skipped_work(size: int, difference: str) -> str:
+    return (
+        f"a timed run at N={size:,} did not do its work ({difference}), though the counted "
+        "runs of the same code were right: it behaves differently when timed. Do the same "
+        "work whether or not anything watches (every timed call's effect is checked)"
     )
 
 

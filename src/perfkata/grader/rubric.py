@@ -64,7 +64,9 @@ def evaluate_check(
     yours = metric_value(check.metric, learner)
     theirs = metric_value(check.metric, reference)
     outcome = check.threshold.judge(yours, theirs)
-    if check.gate and learner.tampering:  # whatever the gate's own metric says
+    # Tampering, or a wrong answer found outside the counted run (a timed call's output),
+    # fails the gate whatever the gate's own metric says (cached-catalog's: stale reads).
+    if check.gate and (learner.tampering or not learner.correct):
         outcome = Outcome.FAIL
     return CheckResult(
         check=check,

@@ -115,7 +115,12 @@ class TimingResult:
 
 
 def parent_timed(
-    call: Call, setup: dict[str, Any], least: int, fill: bool, clock: Clock = time.perf_counter
+    call: Call,
+    setup: dict[str, Any],
+    least: int,
+    fill: bool,
+    clock: Clock = time.perf_counter,
+    after: Callable[[], None] | None = None,
 ) -> float:
     """One sample, timed by this process: the fastest of at least `least` calls, and — when
     `fill` — of as many as make the sample last MIN_SAMPLE_SECONDS. Each call is one
@@ -125,7 +130,8 @@ def parent_timed(
     time.perf_counter at import would fake its own speed. The round trip adds ~0.1 ms
     of pipe and JSON to every solution alike. Fastest-of: on a busy machine a call of a
     few ms is easily made 5x longer by preemption, noise only ever adds, and the fastest
-    call is the code's own cost (timeit's reasoning)."""
+    call is the code's own cost (timeit's reasoning). `after`, when given, runs after
+    every call, off the clock: the check that the call did its work."""
     times: list[float] = []
     while len(times) < least or (
         fill and sum(times) < MIN_SAMPLE_SECONDS and len(times) < MAX_REPEATS
@@ -134,6 +140,8 @@ def parent_timed(
         start = clock()
         call(TIMED_CALL)
         times.append(clock() - start)
+        if after is not None:
+            after()
     return min(times)
 
 

@@ -41,6 +41,7 @@ from perfkata.grader.diagnostics import Diagnostic, collect_diagnostics
 from perfkata.grader.loading import learner_errors, load_module, to_plain_data
 from perfkata.isolation import forbid_reading
 from perfkata.katas.base import Backends, Kata, RunEnv, Workload
+from perfkata.katas.effects import timed_effect
 from perfkata.katas.registry import get_kata
 
 
@@ -265,26 +266,31 @@ class TimedCall:
         self.action: Callable[[], Any] | None = None
         self.teardown = ExitStack()
         self.output: Any = None
+        self.kind = "timed"
+        self.env: RunEnv | None = None  # the call's, for observing its effect afterwards
 
 
 def doing(kata: Kata) -> str:
     return f"running {', '.join(kata.entry_points)}"
 
 
-def staged(state: WorkerState, workload: Workload, teardown: ExitStack) -> Callable[[], Any]:
-    """The workload's timed part with its set-up done. A generator workload sets up,
-    yields the callable that is timed, and tears down when resumed (report-worker's
-    broker is built and closed outside the sample); any other workload is timed whole."""
+def staged(
+    state: WorkerState, workload: Workload, teardown: ExitStack
+) -> tuple[Callable[[], Any], RunEnv]:
+    """The workload's timed part with its set-up done, and the RunEnv it runs in. A
+    generator workload sets up, yields the callable that is timed, and tears down when
+    resumed (report-worker's broker is built and closed outside the sample); any other
+    workload is timed whole."""
     kata, module, engine = state.ready()
     session = teardown.enter_context(Session(engine))
     env = RunEnv(engine, session, state.timing_env, *state.dataset)  # type: ignore[arg-type]
     if not inspect.isgeneratorfunction(workload):
-        return lambda: workload(module, env)
+        return (lambda: workload(module, env)), env
     steps = workload(module, env)
     teardown.callback(finish_steps, state, steps)
     with learner_errors(state.files, doing(kata)):
         action: Callable[[], Any] = next(steps)
-    return action
+    return action, env
 
 
 def finish_steps(state: WorkerState, steps: Any) -> None:
@@ -298,7 +304,7 @@ def run_whole(state: WorkerState, workload: Workload) -> Any:
     """One untimed run of a timed workload, set-up to tear-down (the warm-up)."""
     kata, _, _ = state.ready()
     with ExitStack() as teardown:
-        action = staged(state, workload, teardown)
+        action, _ = staged(state, workload, teardown)
         with learner_errors(state.files, doing(kata)):
             return action()
 
@@ -345,7 +351,9 @@ def op_timing_setup(state: WorkerState, req: dict[str, Any]) -> None:
         prepare_timing(state, kind, wanted, bool(req.get("rotated")))
     else:
         fresh_data(state)
-    state.timed.action = staged(state, timed_workload(kata, kind), state.timed.teardown)
+    state.timed.kind = kind
+    workload = timed_workload(kata, kind)
+    state.timed.action, state.timed.env = staged(state, workload, state.timed.teardown)
     gc.collect()
 
 
@@ -359,8 +367,16 @@ def op_timed_call(state: WorkerState, req: dict[str, Any]) -> None:
 
 
 def op_timed_output(state: WorkerState, req: dict[str, Any]) -> Any:
-    """The last timed call's output, for the parent to check against the oracle."""
-    return plain(state, state.timed.output)
+    """The last timed call's output, for the parent to check against the oracle — or,
+    where the kata names one for this kind, the effect it left (katas/effects.py: the
+    rows a job left, what a request enqueued), observed now, before its tear-down."""
+    kata, _, _ = state.ready()
+    effect = timed_effect(kata, state.timed.kind)
+    if effect is None:
+        return plain(state, state.timed.output)
+    assert state.timed.env is not None, "timing_setup must come first"
+    with learner_errors(state.files, doing(kata)):  # it may read what the learner returned
+        return plain(state, effect.observe(state.timed.env, state.timed.output))
 
 
 def op_sample(state: WorkerState, req: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,14 @@ from perfkata.katas.base import Check, define_kata
 from perfkata.katas.cached_catalog import data
 from perfkata.katas.cached_catalog.models import Base
 from perfkata.katas.cached_catalog.scenarios import expiry, stampede
-from perfkata.katas.cached_catalog.workload import catalog_services, run_stream, timed_reads
+from perfkata.katas.cached_catalog.workload import (
+    catalog_services,
+    run_stream,
+    timed_pages,
+    timed_reads,
+    verify_timed_pages,
+)
+from perfkata.katas.effects import TimedEffect
 
 
 def verify_stream(dataset: data.CatalogData, output: Any) -> str | None:
@@ -59,7 +66,12 @@ KATA = define_kata(
     environment=catalog_services,
     timed=timed_reads,
     scenarios={"stampede": stampede, "expiry": expiry},
-    extras={"verify_words_itself": True},
+    extras={
+        "verify_words_itself": True,
+        # every timed read's page is checked too: a read path that skips its work when
+        # nothing watches (its thousandth call, say) would be timed returning nothing
+        "timed_effects": {"timed": TimedEffect(timed_pages, verify_timed_pages)},
+    },
     rubric=(
         Check.of(
             "fresh",

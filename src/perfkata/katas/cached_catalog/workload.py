@@ -40,7 +40,9 @@ def catalog_services(engine: Engine, backends: Backends) -> Iterator[Mapping[str
     clock = FakeClock()
     folder = backends.scratch / f"cache-{uuid.uuid4().hex[:8]}"
     with open_cache(backends.redis_url, folder, clock) as cache, wall_clock_follows(clock):
-        yield {"cache": cache, "clock": clock}
+        # "fresh": the oracle's pages for the timed reads (see timed_pages), kept where
+        # the learner's code, handed a session and the cache only, does not reach them
+        yield {"cache": cache, "clock": clock, "fresh": {}}
 
 
 @contextmanager
@@ -275,12 +277,39 @@ def reread(
     return set(cache.store.iter_keys()) - before
 
 
-def timed_reads(module: ModuleType, env: RunEnv) -> None:
-    """The read path only, on the warm cache the timing services keep between samples."""
+def timed_reads(module: ModuleType, env: RunEnv) -> list[Any]:
+    """The read path only, on the warm cache the timing services keep between samples;
+    returns the pages served, which timed_pages then checks, untimed."""
     counter = StatementCounter(env.engine)
     stream = requests(env.size, env.seed, TIMED_READS, writes=False)
     try:
-        for request in stream:
-            serve(module, env, request, counter)
+        return [serve(module, env, request, counter) for request in stream]
     finally:
         counter.close()
+
+
+def timed_pages(env: RunEnv, served: list[Any]) -> dict[str, Any]:
+    """A timed call's effect (katas/effects.py): how many of its reads differ from the
+    fresh page, and the first. The timed reads write nothing, so each request's fresh
+    page is built once per timing services (the first check costs one uncached pass)."""
+    fresh: dict[Request, Any] = env.services["fresh"]
+    stream = requests(env.size, env.seed, TIMED_READS, writes=False)
+    wrong, first = 0, None
+    for number, (request, page) in enumerate(zip(stream, served, strict=False), 1):
+        if request not in fresh:
+            with Session(env.engine) as session:
+                fresh[request] = fresh_answer(session, request)
+        difference = first_difference(fresh[request], page, "the page")
+        if difference:
+            wrong += 1
+            first = first or f"{request.describe()} at timed read {number}: {difference}"
+    return {"reads": len(stream), "served": len(served), "wrong": wrong, "first": first}
+
+
+def verify_timed_pages(dataset: Any, found: dict[str, Any]) -> str | None:
+    if found["served"] != found["reads"]:
+        return f"{found['served']} of {found['reads']} timed reads were served"
+    if found["wrong"]:
+        wrong, reads = found["wrong"], found["reads"]
+        return f"{wrong} of {reads} timed reads were wrong; the first, {found['first']}"
+    return None

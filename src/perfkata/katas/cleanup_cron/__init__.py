@@ -14,8 +14,10 @@ from perfkata.katas.cleanup_cron.workload import (
     both_jobs,
     cleanup_services,
     fingerprint,
+    left_behind,
     run_jobs,
 )
+from perfkata.katas.effects import TimedEffect
 
 # What each table's rule says about the rows exactly on its line, in the learner's words.
 BOUNDARY_RULES = {
@@ -51,7 +53,8 @@ def table_difference(table: str, ids: set[int], boundary: set[int], found: Any) 
                 f"{done}; {rule}"
             )
     count = found[0] if isinstance(found, list) and found else found
-    return f"{table}: {count} rows left, expected {len(ids)}" + (
+    shown = f"{count:,}" if isinstance(count, int) else str(count)
+    return f"{table}: {shown} rows left where {len(ids):,} should remain" + (
         " — the audit log must never be touched" if table == "audit" else ""
     )
 
@@ -93,6 +96,9 @@ KATA = define_kata(
     environment=cleanup_services,
     scenarios={"schedule": schedule, "crash": crash, "claims": claims},
     mutates_data=True,
+    # every timed call's rows left are checked too: a job that skips its work when no
+    # listener counts its statements would otherwise be timed doing nothing
+    extras={"timed_effects": {"timed": TimedEffect(left_behind, verify_cleanup)}},
     rubric=(
         Check.of(
             "correct",

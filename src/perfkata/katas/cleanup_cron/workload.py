@@ -177,6 +177,13 @@ def both_jobs(module: ModuleType, env: RunEnv) -> list[Any]:
     return [expired, purged]
 
 
+def left_behind(env: RunEnv, returned: Any) -> dict[str, Any]:
+    """A timed call's effect, read after it (katas/effects.py): what run_jobs returns
+    for the counted run — the rows the jobs left and what they returned — so the same
+    oracle judges it."""
+    return {**remaining(env.engine), "returned": returned}
+
+
 def run_jobs(module: ModuleType, env: RunEnv) -> dict[str, Any]:
     watcher = DeleteWatcher(env.engine, LearnerFiles([str(module.__file__)]))
     try:

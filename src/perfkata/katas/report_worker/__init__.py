@@ -8,16 +8,30 @@ from importlib.resources import files
 from typing import Any
 
 from perfkata.katas.base import Check, define_kata
+from perfkata.katas.effects import TimedEffect
 from perfkata.katas.report_worker import data
 from perfkata.katas.report_worker.jobs import placeholder_broker
 from perfkata.katas.report_worker.models import Base
 from perfkata.katas.report_worker.scenarios import (
+    JOBS_EFFECT,
     THROUGHPUT_METRIC,
     TIMED_THROUGHPUT,
     has_actor,
     run_reports,
 )
-from perfkata.katas.report_worker.workload import report_services, timed_requests
+from perfkata.katas.report_worker.workload import (
+    report_services,
+    requests_effect,
+    timed_requests,
+    verify_requests,
+)
+
+# Every timed call's effect is checked too (katas/effects.py): a request path or a job
+# that skips its work when nothing watches it would otherwise be timed doing nothing.
+TIMED_EFFECTS = {
+    "timed": TimedEffect(requests_effect, verify_requests),
+    **{kind: JOBS_EFFECT for kind in TIMED_THROUGHPUT},
+}
 
 
 def verify_reports(dataset: data.ReportData, output: Any) -> str | None:
@@ -66,7 +80,7 @@ KATA = define_kata(
     timed=timed_requests,
     environment=report_services,
     scenarios={"has-actor": has_actor},
-    extras={"timed": TIMED_THROUGHPUT},
+    extras={"timed": TIMED_THROUGHPUT, "timed_effects": TIMED_EFFECTS},
     mutates_data=True,
     prepare=placeholder_broker,
     rubric=(

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 import dramatiq
 
 from perfkata.katas.base import RunEnv, Workload
+from perfkata.katas.effects import TimedEffect
 from perfkata.katas.report_worker import data
 from perfkata.katas.report_worker.app import FaultPlan
 from perfkata.katas.report_worker.audit import audit
@@ -18,7 +20,9 @@ from perfkata.katas.report_worker.jobs import actors_of
 from perfkata.katas.report_worker.workload import (
     JOIN_TIMEOUT_S,
     THREADS,
+    Run,
     delete_reports,
+    final_state,
     fresh_run,
     join_all,
     request_all,
@@ -76,11 +80,51 @@ def jobs_on(threads: int) -> Workload:
             worker = dramatiq.Worker(run.broker, worker_threads=threads, worker_timeout=20)
             worker.start()
             try:
-                yield lambda: worked(run.broker, held)
+                yield TimedJobs(run, ids, held).work
             finally:
                 worker.stop(timeout=2000)
 
     return work
+
+
+@dataclass
+class TimedJobs:
+    """One throughput sample's jobs: worked in the timed call, their effect read after it
+    (jobs_done)."""
+
+    run: Run
+    ids: list[int]
+    held: dict[str, list[bytes]]
+    emptied: bool = False
+
+    def work(self) -> TimedJobs:
+        self.emptied = worked(self.run.broker, self.held)
+        return self
+
+
+def jobs_done(env: RunEnv, jobs: TimedJobs | None) -> dict[str, Any]:
+    """A throughput sample's effect (katas/effects.py): each of its reports done, with its
+    file stored. (A solution without an actor times a fixed sleep: nothing to check.)"""
+    if jobs is None:
+        return {"jobs": 0, "emptied": True, "undone": []}
+    statuses = final_state(env.engine)
+    undone = [
+        i
+        for i in jobs.ids
+        if statuses.get(i) != "done" or jobs.run.tally.get(f"file:{data.file_key(i)}") is None
+    ]
+    return {"jobs": len(jobs.ids), "emptied": jobs.emptied, "undone": undone}
+
+
+def verify_jobs(dataset: Any, found: dict[str, Any]) -> str | None:
+    if not found["emptied"]:
+        return f"the queues of its {found['jobs']} jobs did not empty in {JOIN_TIMEOUT_S:.0f} s"
+    if found["undone"]:
+        return (
+            f"{len(found['undone'])} of its {found['jobs']} jobs (all without faults) did not "
+            f"finish their report: report {found['undone'][0]} is not done with its file stored"
+        )
+    return None
 
 
 def held_back(broker: Any) -> dict[str, list[bytes]]:
@@ -103,4 +147,5 @@ def worked(broker: Any, held: dict[str, list[bytes]]) -> bool:
 
 
 TIMED_THROUGHPUT = {"jobs-1-thread": jobs_on(1), "jobs-4-threads": jobs_on(THREADS)}
+JOBS_EFFECT = TimedEffect(jobs_done, verify_jobs)
 THROUGHPUT_METRIC = "ratio:jobs-1-thread/jobs-4-threads"

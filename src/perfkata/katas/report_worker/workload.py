@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from perfkata.bench.probes.queries import StatementCounter
 from perfkata.katas.base import Backends, RunEnv
+from perfkata.katas.report_worker import data
 from perfkata.katas.report_worker.app import FaultPlan, NetworkError, Storage, current
 from perfkata.katas.report_worker.jobs import bind, new_broker
 from perfkata.katas.report_worker.models import Report
@@ -175,7 +176,7 @@ def delete_reports(engine: Engine, ids: frozenset[int]) -> None:
 
 def final_state(engine: Engine) -> dict[int, str]:
     with Session(engine) as session:
-        return dict(session.execute(select(Report.id, Report.status)).tuples().all())
+        return {i: status for i, status in session.execute(select(Report.id, Report.status))}
 
 
 def reset_reports(engine: Engine, ids: list[int]) -> None:
@@ -184,17 +185,36 @@ def reset_reports(engine: Engine, ids: list[int]) -> None:
         session.commit()
 
 
-def timed_requests(module: ModuleType, env: RunEnv) -> Iterator[Callable[[], None]]:
+def timed_requests(module: ModuleType, env: RunEnv) -> Iterator[Callable[[], Run]]:
     """What a timing sample runs: the request path only, on a fault-free storage. Staged
     (grader.worker.staged): the broker is built before the yield and flushed and closed
     after it, untimed — they cost milliseconds on Redis that no web request pays — and
     the parent times the callable yielded, the requests alone."""
     with fresh_run(module, env, FaultPlan(), shared_tally=False) as run:
 
-        def requests() -> None:
+        def requests() -> Run:  # what requests_effect reads, after the clock stopped
             for report_id in range(1, TIMED_REQUESTS + 1):
                 with Session(env.engine) as session:
                     module.request_report(session, report_id)
+            return run
 
         yield requests
         run.broker.flush_all()
+
+
+def requests_effect(env: RunEnv, run: Run) -> dict[str, int]:
+    """A timed call's effect (katas/effects.py): the jobs its requests enqueued (the
+    broker's recorder counts them) and the files they stored themselves (a request that
+    still does the work)."""
+    ids = range(1, TIMED_REQUESTS + 1)
+    stored = sum(run.tally.get(f"file:{data.file_key(i)}") is not None for i in ids)
+    return {"requests": TIMED_REQUESTS, "sent": run.tally.count("sent"), "stored": stored}
+
+
+def verify_requests(dataset: Any, found: dict[str, int]) -> str | None:
+    if found["sent"] + found["stored"] >= found["requests"]:
+        return None
+    return (
+        f"its {found['requests']} requests enqueued {found['sent']} jobs and stored "
+        f"{found['stored']} files: each request must enqueue its report's job"
+    )

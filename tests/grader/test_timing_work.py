@@ -89,14 +89,20 @@ def sample_of(kata: Kata, worker: InProcess, kind: str = "timed") -> float:
     return sampler("learner", kind)
 
 
-def test_every_timed_call_of_the_learner_is_followed_by_its_check(learner):
-    # Given the cleanup reference, which does its work on every call
-    worker = learner(CLEANUP)
+def test_every_timed_call_of_the_learner_is_checked(learner, monkeypatch):
+    # Given the cleanup reference, which does its work on every call, and a record of
+    # the effects the parent checks
+    worker, checked = learner(CLEANUP), []
+    verify = Sampler.check_effect
+    monkeypatch.setattr(
+        Sampler, "check_effect", lambda self, *args: checked.append(args) or verify(self, *args)
+    )
     # When one timed sample is taken (a fast job repeats its call to fill the sample)
     sample_of(CLEANUP, worker)
-    # Then it passed, and each timed call was followed by the request for its effect
-    timed = [i for i, op in enumerate(worker.sent) if op == "timed_call"]
-    assert timed and all(worker.sent[i + 1] == "timed_output" for i in timed)
+    # Then it passed, with one check per timed call: a repeat's set-up brings back the
+    # call before it, and the last call is asked for on its own
+    assert checked and len(checked) == worker.sent.count("timed_call")
+    assert worker.sent[-2:] == ["timed_call", "timed_output"]
 
 
 def test_a_cleanup_that_skips_its_work_after_the_first_call_fails_the_gate(learner, tmp_path):
@@ -168,18 +174,24 @@ def test_the_report_reference_passes_its_timed_checks(learner):
         assert sample_of(REPORTS, worker, kind) > 0
 
 
-def test_parent_timed_checks_after_every_call_off_the_clock():
-    # Given a worker whose calls take no time, and a clock that moves only when read
-    ticks, log = iter(range(100)), []
+def test_parent_timed_checks_every_call_off_the_clock():
+    # Given a worker that reports which call left each effect, and a clock that moves
+    # only when read
+    ticks, log, calls = iter(range(100)), [], [0]
 
-    def call(request: dict[str, Any]) -> None:
+    def call(request: dict[str, Any]) -> Any:
         log.append(request["op"])
+        if request["op"] == "timed_call":
+            calls[0] += 1
+        left = f"call {calls[0]}"  # what the last call left behind
+        if request["op"] == "timed_output":
+            return left
+        return {"observed": left if request.get("repeat") else None}
 
-    def check() -> None:
-        log.append("check")
-
+    checked: list[Any] = []
     # When a sample takes three calls
-    seconds = parent_timed(call, {}, 3, fill=False, clock=lambda: next(ticks), after=check)
-    # Then each call was checked after the clock's second reading (the check adds no tick)
-    assert log == ["timing_setup", "timed_call", "check"] * 3
+    seconds = parent_timed(call, {}, 3, fill=False, clock=lambda: next(ticks), check=checked.append)
+    # Then each call's effect was checked once, in order, the last one asked for apart
+    assert checked == ["call 1", "call 2", "call 3"]
+    assert log == ["timing_setup", "timed_call"] * 3 + ["timed_output"]
     assert seconds == 1

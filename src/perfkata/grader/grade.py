@@ -240,8 +240,8 @@ class Sampler:
         least = 1 if self.verify else self.kata.timing_repeats
         effect = timed_effect(self.kata, kind) if variant == "learner" else None
         # every call of the learner's is checked, after the parent's clock stopped
-        after = partial(self.check_effect, effect, seed, worker) if effect else None
-        seconds = parent_timed(worker.call, setup, least, fill=not self.verify, after=after)
+        check = partial(self.check_effect, effect, seed) if effect else None
+        seconds = parent_timed(worker.call, setup, least, fill=not self.verify, check=check)
         if self.verify and variant == "learner":
             self.check(seed, worker.call({"op": "timed_output"}))
         return seconds
@@ -251,9 +251,8 @@ class Sampler:
         if difference:
             raise StaleAnswer(stale_reason(self.kata, self.kata.timed_size, difference))
 
-    def check_effect(self, effect: TimedEffect, seed: int, worker: WorkerProcess) -> None:
+    def check_effect(self, effect: TimedEffect, seed: int, observed: Any) -> None:
         size = self.kata.timed_size
-        observed = worker.call({"op": "timed_output"})
         difference = effect.verify(self.datasets(size, seed), observed)
         if difference:
             raise StaleAnswer(skipped_work(size, difference))

@@ -36,6 +36,7 @@ Clock = Callable[[], float]
 MIN_SAMPLE_SECONDS = 0.04  # a fast solution repeats its call until a sample lasts this long
 MAX_REPEATS = 10
 TIMED_CALL = {"op": "timed_call"}
+TIMED_OUTPUT = {"op": "timed_output"}
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ def parent_timed(
     least: int,
     fill: bool,
     clock: Clock = time.perf_counter,
-    after: Callable[[], None] | None = None,
+    check: Callable[[Any], None] | None = None,
 ) -> float:
     """One sample, timed by this process: the fastest of at least `least` calls, and — when
     `fill` — of as many as make the sample last MIN_SAMPLE_SECONDS. Each call is one
@@ -130,18 +131,25 @@ def parent_timed(
     time.perf_counter at import would fake its own speed. The round trip adds ~0.1 ms
     of pipe and JSON to every solution alike. Fastest-of: on a busy machine a call of a
     few ms is easily made 5x longer by preemption, noise only ever adds, and the fastest
-    call is the code's own cost (timeit's reasoning). `after`, when given, runs after
-    every call, off the clock: the check that the call did its work."""
+    call is the code's own cost (timeit's reasoning).
+
+    `check`, when given, is handed what every call left behind (its effect, observed by
+    the worker off the clock): a repeat's set-up request brings back the call before it
+    (its reply is otherwise empty, and a request of its own costs ~5 ms of the worker's
+    reply), and the sample's last call is asked for on its own."""
     times: list[float] = []
+    observe = {"observe": True} if check is not None else {}
     while len(times) < least or (
         fill and sum(times) < MIN_SAMPLE_SECONDS and len(times) < MAX_REPEATS
     ):
-        call({**setup, "op": "timing_setup", "repeat": len(times)})
+        reply = call({**setup, **observe, "op": "timing_setup", "repeat": len(times)})
+        if check is not None and times:
+            check(reply["observed"])
         start = clock()
         call(TIMED_CALL)
         times.append(clock() - start)
-        if after is not None:
-            after()
+    if check is not None:
+        check(call(TIMED_OUTPUT))
     return min(times)
 
 

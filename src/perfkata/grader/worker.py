@@ -336,17 +336,21 @@ def op_warm(state: WorkerState, req: dict[str, Any]) -> None:
         prepare_timing(state, kind, (kata.timed_size, int(req["seed"])), bool(req["rotated"]))
 
 
-def op_timing_setup(state: WorkerState, req: dict[str, Any]) -> None:
+def op_timing_setup(state: WorkerState, req: dict[str, Any]) -> dict[str, Any] | None:
     """Untimed, before each timed call: the last call torn down, the data in place (on the
     dataset `seed` names — the parent changes it between samples whose output it checks,
     so a memo of an earlier answer is caught — and fresh again for a repeat where the
     workload changes it), the call's set-up done, the garbage collected. The kata's
-    services (a warm cache, say) live across samples, as they would in a server."""
+    services (a warm cache, say) live across samples, as they would in a server. Asked
+    to `observe`, a repeat's set-up first replies with what the call before it left
+    behind (op_timed_output), before that is torn down."""
     kata, _, _ = state.ready()
+    repeat = int(req.get("repeat", 0))
+    observed = op_timed_output(state, req) if req.get("observe") and repeat else None
     state.timed.teardown.close()
     state.timed.action = state.timed.output = None
     kind = req.get("kind", "timed")
-    if int(req.get("repeat", 0)) == 0:
+    if repeat == 0:
         wanted = (kata.timed_size, int(req["seed"]))
         prepare_timing(state, kind, wanted, bool(req.get("rotated")))
     else:
@@ -355,6 +359,7 @@ def op_timing_setup(state: WorkerState, req: dict[str, Any]) -> None:
     workload = timed_workload(kata, kind)
     state.timed.action, state.timed.env = staged(state, workload, state.timed.teardown)
     gc.collect()
+    return {"observed": observed} if req.get("observe") else None
 
 
 def op_timed_call(state: WorkerState, req: dict[str, Any]) -> None:

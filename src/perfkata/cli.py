@@ -20,7 +20,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markdown import Markdown
 from rich.progress import (
     Progress,
     SpinnerColumn,
@@ -213,6 +212,8 @@ def show_brief(console: Console, brief: str) -> None:
         text = wrapped_markdown(brief, console.width)
         console.print(text, markup=False, highlight=False, soft_wrap=True)
     else:
+        from rich.markdown import Markdown  # ~50-70 ms (markdown-it): only briefs need it
+
         console.print(Markdown(brief), soft_wrap=False)
 
 

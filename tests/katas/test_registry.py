@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import pytest
 
 from perfkata.errors import KataDefinitionError, KataNotFound
@@ -56,3 +59,19 @@ def test_memory_is_traced_only_at_the_sizes_the_rubric_judges():
     assert get_kata("n-plus-one-blog").memory_sizes == (800,)  # "peak_bytes" at the largest
     assert get_kata("cleanup-cron").memory_sizes == (2000, 10000)  # "peak_bytes:tail"
     assert get_kata("cached-catalog").memory_sizes == ()  # no memory check
+
+
+def test_one_kata_is_imported_without_the_others():
+    # A worker grades one kata: the others' modules (redis, dramatiq, croniter with them)
+    # stay unimported until every kata is listed — which then finds the same object.
+    code = (
+        "import sys\n"
+        "from perfkata.katas.registry import get_kata, registry\n"
+        "blog = get_kata('n-plus-one-blog')\n"
+        "others = ('cached_catalog', 'cleanup_cron', 'report_worker', 'dramatiq', 'croniter')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[-1] in others or\n"
+        "             any(m.startswith(f'perfkata.katas.{o}') for o in others)))\n"
+        "print(registry().get('n-plus-one-blog') is blog, len(registry().slugs()))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == ["[]", "True 4"]

@@ -1,22 +1,27 @@
 """Every kata by slug: the built-in ones and those third-party packs register through
 the `perfkata.katas` entry-point group (an entry point names a Kata, or a callable that
-returns one or a list of them)."""
+returns one or a list of them).
+
+A built-in kata's module is imported when its slug is first asked for: a worker grades
+one kata, and importing all four (redis, dramatiq, croniter, diskcache with them) was
+most of its start-up after SQLAlchemy. Listing every kata — or asking for a slug that is
+not built in — imports them all and reads the entry points."""
 
 from __future__ import annotations
 
 import difflib
 from importlib import import_module
-from importlib.metadata import entry_points
 
 from perfkata.errors import KataDefinitionError, KataNotFound
 from perfkata.katas.base import Kata
 
-BUILTIN_MODULES = (
-    "perfkata.katas.n_plus_one_blog",
-    "perfkata.katas.cached_catalog",
-    "perfkata.katas.cleanup_cron",
-    "perfkata.katas.report_worker",
-)
+# slug -> module, in the order `perfkata list` shows them
+BUILTIN = {
+    "n-plus-one-blog": "perfkata.katas.n_plus_one_blog",
+    "cached-catalog": "perfkata.katas.cached_catalog",
+    "cleanup-cron": "perfkata.katas.cleanup_cron",
+    "report-worker": "perfkata.katas.report_worker",
+}
 ENTRY_POINT_GROUP = "perfkata.katas"
 
 
@@ -56,15 +61,29 @@ def _unknown_message(slug: str, known: dict[str, Kata]) -> str:
 
 
 _registry: Registry | None = None
+_builtin: dict[str, Kata] = {}  # built-in katas imported so far, by slug
+
+
+def builtin_kata(slug: str) -> Kata:
+    """A built-in kata, its module imported now if it was not yet (one object per slug)."""
+    kata = _builtin.get(slug)
+    if kata is None:
+        kata = import_module(BUILTIN[slug]).KATA
+        if kata.slug != slug:
+            raise KataDefinitionError(f"{BUILTIN[slug]} defines {kata.slug!r}, not {slug!r}.")
+        _builtin[slug] = kata
+    return kata
 
 
 def registry() -> Registry:
-    """The process-wide registry, filled on first use."""
+    """The process-wide registry of every kata, filled on first use."""
     global _registry
     if _registry is None:
+        from importlib.metadata import entry_points  # ~10-30 ms: only when all are wanted
+
         fresh = Registry()
-        for module_name in BUILTIN_MODULES:
-            fresh.add(import_module(module_name).KATA)
+        for slug in BUILTIN:
+            fresh.add(builtin_kata(slug))
         for entry in entry_points(group=ENTRY_POINT_GROUP):
             _add_loaded(fresh, entry.load())
         _registry = fresh
@@ -83,4 +102,8 @@ def _add_loaded(target: Registry, loaded: object) -> None:
 
 
 def get_kata(slug: str) -> Kata:
+    """One kata: a built-in one without importing the others (a pack's kata that reuses a
+    built-in slug is still refused, by `registry()`: `perfkata list` and `dev check`)."""
+    if _registry is None and slug in BUILTIN:
+        return builtin_kata(slug)
     return registry().get(slug)

@@ -3,12 +3,13 @@
 attack: counted runs have listeners on the engine (the probes, the delete watcher, the
     crash scenario) or tracemalloc on (the memory pass); a timing sample has neither. The
     jobs then return [0, 0] without deleting a row — the timed workload's output and the
-    rows it leaves are never checked — so the speed-up is measured on doing nothing.
-    Counted runs are an honest keyset purge (ids 200 at a time, one commit per batch).
+    rows it leaves were never checked — so the speed-up was measured on doing nothing
+    (6351x). Counted runs are an honest keyset purge (ids 200 at a time, one commit per
+    batch).
 kata: cleanup-cron
 backend: sqlite
 timing: yes
-expect: tampering detected|did nothing|wrong output
+expect: timed run at N=5,000 did not do its work \(sessions: 5,000 rows left where
 """
 
 import tracemalloc

@@ -597,7 +597,7 @@ def notes_for(result: GradeResult, options: GradeOptions, timing_pending: bool) 
     elif not options.timing:
         notes.append("Timing was skipped (--no-timing): the speed-up check was not run.")
     elif result.timing is None:
-        notes.append("Timing was skipped because the output is wrong.")
+        notes.append("Timing was skipped, or stopped, because an output was wrong (see above).")
     else:
         notes += timing_notes(result, result.timing)
     return notes

@@ -11,6 +11,9 @@ from perfkata.errors import LearnerCodeError
 from perfkata.grader.grade import GradeOptions, grade
 from perfkata.katas.cached_catalog import KATA
 
+# grades every sample learner: CI runs it, the quick subset does not
+pytestmark = pytest.mark.slow
+
 LEARNERS = Path(__file__).parents[1] / "learners" / "cached_catalog"
 
 CORRECT = [

@@ -13,6 +13,9 @@ from perfkata.grader.formats import as_github, as_gradescope, as_json, as_junit
 from perfkata.grader.grade import GradeOptions, solution_paths
 from perfkata.katas.registry import get_kata
 
+# grades in every results format: CI runs it, the quick subset does not
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).parents[2]
 
 

@@ -18,6 +18,9 @@ from perfkata.grader.grade import GradeOptions, grade
 from perfkata.katas.n_plus_one_blog import KATA
 from perfkata.katas.registry import get_kata
 
+# one end-to-end grade per fence: CI runs it, the quick subset does not
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).parents[2]
 LEARNERS = REPO / "tests" / "learners" / "n_plus_one_blog"
 HANG_GUARD = 120.0  # only a hang reaches it; nothing here is a speed limit

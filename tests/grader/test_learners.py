@@ -16,6 +16,9 @@ from perfkata.grader.grade import GradeOptions, grade
 from perfkata.grader.report import advice_notes, render_grade, render_json
 from perfkata.katas.n_plus_one_blog import KATA
 
+# grades every sample learner: CI runs it, the quick subset does not
+pytestmark = pytest.mark.slow
+
 LEARNERS = Path(__file__).parents[1] / "learners" / "n_plus_one_blog"
 
 

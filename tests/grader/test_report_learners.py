@@ -15,6 +15,9 @@ from perfkata.grader.grade import GradeOptions, grade, solution_paths
 from perfkata.grader.results import GradeResult
 from perfkata.katas.report_worker import KATA
 
+# grades every sample learner: CI runs it, the quick subset does not
+pytestmark = pytest.mark.slow
+
 LEARNERS = Path(__file__).parents[1] / "learners" / "report_worker"
 KATA_SOLUTION = solution_paths(KATA, LEARNERS)["reference"]
 TIMED = {"speedup", "throughput"}  # judged by timing, not by these counted runs

@@ -33,6 +33,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
 from clirun import perfkata, perfkata_env
 
+# grades every attack in the corpus: CI runs it, the quick subset does not
+pytestmark = pytest.mark.slow
+
 ATTACKS = Path(__file__).resolve().parent / "attacks"
 PG_URL_FIXTURE = "real_postgres_url"
 REDIS_URL_FIXTURE = "real_redis_url"

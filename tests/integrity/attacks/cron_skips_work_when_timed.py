@@ -1,4 +1,4 @@
-"""Does its cleanup only while watched: when nothing counts its statements, it returns at once.
+r"""Does its cleanup only while watched: when nothing counts its statements, it returns at once.
 
 attack: counted runs have listeners on the engine (the probes, the delete watcher, the
     crash scenario) or tracemalloc on (the memory pass); a timing sample has neither. The

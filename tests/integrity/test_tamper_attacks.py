@@ -56,6 +56,9 @@ def assert_tampering(output: str, code: int, blog: Path, line: int) -> None:
         f"{blog}:{line}" in output
     ), output
     assert "score 0/100" in output, output
+    # Said as tampering, not as a wrong answer; no row judged on what the worker reported
+    assert "Tampering scores 0" in output and "A wrong answer" not in output, output
+    assert re.search(r"\s—\s+—\s.*not run", output), output
 
 
 # Mutation tried: the hook's rebound-globals check off (compare() a no-op) → the test
@@ -303,6 +306,9 @@ def test_tampering_fails_a_gate_that_is_not_the_output(tmp_path: Path) -> None:
         in output
     )
     assert "score 0/100" in output, output
+    # Said as tampering, not as a wrong answer; no row judged on what the worker reported
+    assert "Tampering scores 0" in output and "A wrong answer" not in output, output
+    assert re.search(r"\s—\s+—\s.*not run", output), output
 
 
 # Tampering followed by a crash (the forged request it looked for was not there): the

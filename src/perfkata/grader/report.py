@@ -99,8 +99,19 @@ def render_verdict(result: GradeResult, console: Console, plain: bool) -> None:
         style=STYLE.get(result.verdict),
         highlight=False,
     )
-    if result.gate_failed:
+    if tampered(result):
+        console.print(
+            "Tampering scores 0: perfkata counts and times your code from outside its reach. "
+            "Take out what changes the measurement, and grade again.",
+            markup=False,
+        )
+    elif result.gate_failed:
         console.print("A wrong answer scores 0: fix the output first.", markup=False)
+
+
+def tampered(result: GradeResult) -> bool:
+    learner = result.measurements.get("learner")
+    return learner is not None and learner.tampering is not None
 
 
 def render_diagnostics(result: GradeResult, console: Console, plain: bool) -> None:
@@ -113,7 +124,8 @@ def render_diagnostics(result: GradeResult, console: Console, plain: bool) -> No
             if diagnostic.message not in shown:
                 shown.add(diagnostic.message)
                 lines.append(f"  {diagnostic.message}")
-        lines.append(f"  → {check.check.title}: {check.check.advice}")
+        if not tampered(result):  # the kata's advice is for an honest wrong answer
+            lines.append(f"  → {check.check.title}: {check.check.advice}")
     if lines:
         console.print("\nWhat to fix:", style="bold", markup=False)
         for line in lines:  # in logs a diagnostic stays one line, for grep and editors

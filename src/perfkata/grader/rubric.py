@@ -56,9 +56,19 @@ def show_threshold(check: Check, reference: Any) -> str:
     return str(threshold)
 
 
+def counted_outside(check: Check, learner: Measurement) -> bool:
+    """Statements the parent's PostgreSQL proxy counted: evidence even when the worker
+    tampered (they are what the grade reads on PostgreSQL)."""
+    metric = check.metric.split(":")[0]
+    return metric == "statements" and "server_statements" in learner.at_largest()
+
+
 def evaluate_check(
     check: Check, learner: Measurement, reference: Measurement, timing: TimingResult | None
 ) -> CheckResult:
+    if learner.tampering and not check.gate and not counted_outside(check, learner):
+        # what the worker reported is not evidence: the row is not judged
+        return CheckResult(check, Outcome.NOT_RUN, "—", "—", show_threshold(check, None), 0, [])
     if is_timed(check.metric):
         return evaluate_timed(check, learner, timing)
     yours = metric_value(check.metric, learner)
@@ -71,7 +81,7 @@ def evaluate_check(
     return CheckResult(
         check=check,
         outcome=outcome,
-        yours=show(check.metric, yours),
+        yours="tampered" if check.gate and learner.tampering else show(check.metric, yours),
         reference=show(check.metric, theirs),
         threshold=show_threshold(check, theirs),
         points=check.points if outcome is Outcome.PASS else 0,

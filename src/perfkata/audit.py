@@ -49,6 +49,9 @@ _INSPECT = os.sep + "inspect.py"
 _TRACEBACK = os.sep + "traceback.py"
 _OBJECT_WALKS = frozenset({"gc.get_referrers", "gc.get_referents", "gc.get_objects"})
 _TRACERS = frozenset({"sys.settrace", "sys.setprofile", "sys.addaudithook"})
+# A function's code and default arguments, changed in place (no name is rebound)
+_FUNCTION_EDITS = frozenset({"object.__setattr__", "object.__delattr__"})
+_FUNCTION_PARTS = frozenset({"__code__", "__defaults__", "__kwdefaults__"})
 
 
 class Evidence(NamedTuple):
@@ -231,15 +234,25 @@ def install(block: bool = False) -> Evidence:
                 frame, event = asker(in_stdlib), f"{event} as {claimed}"
         elif event == "open" and opened_installed(args) and not importing():
             frame, event = asker(in_stdlib), f"opening {fspath(args[0])!r}"
+        elif event in _FUNCTION_EDITS and changes_trusted_function(args):
+            # a default argument is how the worker keeps its clock out of reach
+            frame, event = asker(in_stdlib), f"changing {args[0].__qualname__}.{args[1]}"
         if frame is not None:
             record(event, frame)
             if block:
                 raise PermissionError(f"perfkata: tampering detected: {events[-1]}")
 
+    def changes_trusted_function(args: tuple[Any, ...]) -> bool:
+        target = args[0] if args else None
+        if not isinstance(target, FunctionType) or args[1] not in _FUNCTION_PARTS:
+            return False
+        return kind(target.__code__.co_filename) != "learner"
+
     watched = (
         _FRAME_EVENTS
         | _OBJECT_WALKS
         | _TRACERS
+        | _FUNCTION_EDITS
         | {"object.__getattr__", "sqlite3.connect/handle", "compile", "code.__new__", "open"}
     )
 

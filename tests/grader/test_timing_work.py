@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from perfkata.errors import TamperingDetected
 from perfkata.grader.grade import Datasets, Sampler, StaleAnswer, solution_paths
 from perfkata.grader.timing import parent_timed
 from perfkata.grader.worker import OPS, WorkerState, op_load
@@ -183,6 +184,7 @@ def test_parent_timed_checks_every_call_off_the_clock():
         log.append(request["op"])
         if request["op"] == "timed_call":
             calls[0] += 1
+            return 0.5  # the worker's own figure, within the parent's tick around it
         left = f"call {calls[0]}"  # what the last call left behind
         if request["op"] == "timed_output":
             return left
@@ -194,4 +196,17 @@ def test_parent_timed_checks_every_call_off_the_clock():
     # Then each call's effect was checked once, in order, the last one asked for apart
     assert checked == ["call 1", "call 2", "call 3"]
     assert log == ["timing_setup", "timed_call"] * 3 + ["timed_output"]
-    assert seconds == 1
+    assert seconds == 0.5
+
+
+def test_a_call_said_to_outlast_its_request_is_tampering():
+    # Given a worker whose timed call claims 5 s inside a request the parent saw take 1 s
+    ticks = iter(range(100))
+
+    def call(request: dict[str, Any]) -> Any:
+        return 5.0 if request["op"] == "timed_call" else {"observed": None}
+
+    # Then the sample is refused as forged, not used. Mutation tried: `bounded` returning
+    # the worker's figure unchecked → no error, the sample is 5.0 s.
+    with pytest.raises(TamperingDetected, match="tampering detected: the worker said"):
+        parent_timed(call, {}, 1, fill=False, clock=lambda: next(ticks))

@@ -20,6 +20,8 @@ from typing import Any
 
 from perfkata.bench.stats import MedianCI, PairedRatios
 from perfkata.bench.thresholds import Outcome, Threshold, TimedRelative
+from perfkata.errors import TamperingDetected
+from perfkata.grader.tamper import PREFIX
 from perfkata.katas.base import Check, Kata
 
 # The reference's own ratio moves round to round by more than this (median |log|
@@ -125,11 +127,12 @@ def parent_timed(
 ) -> float:
     """One sample, timed by this process: the fastest of at least `least` calls, and — when
     `fill` — of as many as make the sample last MIN_SAMPLE_SECONDS. Each call is one
-    request whose round trip the parent's clock measures; its set-up (fresh data, garbage
-    collected, a broker built) is the untimed request before it. The worker runs the
-    learner's code and so cannot be trusted with a clock: a module that patches
-    time.perf_counter at import would fake its own speed. The round trip adds ~0.1 ms
-    of pipe and JSON to every solution alike. Fastest-of: on a busy machine a call of a
+    request, its set-up (fresh data, garbage collected, a broker built) the untimed
+    request before it. The call is timed in the worker by a clock bound before the
+    learner's module was imported (a module that patches time.perf_counter changes
+    nothing), and this process's clock around the request bounds it (`bounded`): the
+    round trip alone carries the machine's scheduling delays, which under CPU hogs made a
+    3x-slower blog look 2.4x and pass. Fastest-of: on a busy machine a call of a
     few ms is easily made 5x longer by preemption, noise only ever adds, and the fastest
     call is the code's own cost (timeit's reasoning).
 
@@ -146,11 +149,23 @@ def parent_timed(
         if check is not None and times:
             check(reply["observed"])
         start = clock()
-        call(TIMED_CALL)
-        times.append(clock() - start)
+        inside = float(call(TIMED_CALL))
+        times.append(bounded(inside, clock() - start))
     if check is not None:
         check(call(TIMED_OUTPUT))
     return min(times)
+
+
+def bounded(inside: float, round_trip: float) -> float:
+    """The worker's own figure for a call (its clock, bound before the learner's import)
+    when this process's clock around the request allows it; a call cannot last longer
+    than the request that carried it, so a figure above the round trip is forged."""
+    if not 0 <= inside <= round_trip:
+        raise TamperingDetected(
+            f"{PREFIX}the worker said a timed call lasted {inside:.6f} s, but its request "
+            f"took {round_trip:.6f} s from perfkata's side"
+        )
+    return inside
 
 
 def undecided(threshold: Threshold, ratios: PairedRatios) -> bool:

@@ -362,13 +362,22 @@ def op_timing_setup(state: WorkerState, req: dict[str, Any]) -> dict[str, Any] |
     return {"observed": observed} if req.get("observe") else None
 
 
-def op_timed_call(state: WorkerState, req: dict[str, Any]) -> None:
-    """The call the parent times, and nothing else: no clock read, no output encoded."""
+def op_timed_call(
+    state: WorkerState, req: dict[str, Any], clock: Callable[[], float] = time.perf_counter
+) -> float:
+    """The timed call and nothing else (no output encoded), timed with a clock bound when
+    this module was imported, before any learner code: patching time.perf_counter later
+    changes nothing, and changing this default is tampering the audit hook records. The
+    parent bounds it with its own clock around the request (grader.timing.parent_timed):
+    the round trip alone would add the machine's scheduling delays to every call, which
+    on a busy machine shrinks a 3x-slower solution's gap to the reference."""
     kata, _, _ = state.ready()
     action, state.timed.action = state.timed.action, None
     assert action is not None, "timing_setup must come first"
     with learner_errors(state.files, doing(kata)):
+        start = clock()
         state.timed.output = action()
+        return clock() - start
 
 
 def op_timed_output(state: WorkerState, req: dict[str, Any]) -> Any:

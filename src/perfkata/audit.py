@@ -100,6 +100,7 @@ def install(block: bool = False) -> Evidence:
     """The hook, added now. `block`: tampering also raises PermissionError in the code
     that attempted it (where nobody reads the evidence: the report kata's job processes)."""
     stdlib, trusted = _roots()
+    own = os.path.dirname(os.path.abspath(perfkata.__file__)) + os.sep
     installed = _installed_files()
     getframe, ident, stat, fspath = sys._getframe, _thread.get_ident, os.stat, os.fspath
     getprofile, setprofile = sys.getprofile, sys.setprofile
@@ -243,10 +244,13 @@ def install(block: bool = False) -> Evidence:
                 raise PermissionError(f"perfkata: tampering detected: {events[-1]}")
 
     def changes_trusted_function(args: tuple[Any, ...]) -> bool:
+        """perfkata's own functions only (the worker's clock is one's default argument):
+        libraries rewrite their own functions' defaults as they are imported (SQLAlchemy's
+        dialects do), with the learner's import line below them on the stack."""
         target = args[0] if args else None
         if not isinstance(target, FunctionType) or args[1] not in _FUNCTION_PARTS:
             return False
-        return kind(target.__code__.co_filename) != "learner"
+        return target.__code__.co_filename.startswith(own) and not importing()
 
     watched = (
         _FRAME_EVENTS

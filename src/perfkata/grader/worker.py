@@ -256,11 +256,10 @@ def timed_workload(kata: Kata, kind: str) -> Workload:
 
 
 class TimedCall:
-    """The one call the parent times. Its set-up runs in an untimed request before it
+    """The one timed call. Its set-up runs in an untimed request before it
     ("timing_setup"), its tear-down at the start of the next set-up, and its output is
-    sent in a request of its own: the parent's clock, from the "timed_call" request to
-    its reply, measures the call and nothing else — and a learner's module that patches
-    time.perf_counter, time.monotonic or time.time in this process cannot change it."""
+    sent in a request of its own: the "timed_call" request runs the call and nothing
+    else, timed by op_timed_call's own clock and bounded by the parent's around it."""
 
     def __init__(self) -> None:
         self.action: Callable[[], Any] | None = None
@@ -394,12 +393,10 @@ def op_timed_output(state: WorkerState, req: dict[str, Any]) -> Any:
 
 
 def op_sample(state: WorkerState, req: dict[str, Any]) -> dict[str, Any]:
-    """In-process callers only (tests, benchmarks): one set-up and call, timed here. A
-    grade never asks for it — its clock is the parent's (grader.timing.parent_timed)."""
+    """In-process callers only (tests, benchmarks): one set-up and its timed call. A
+    grade never asks for it — it sends the steps apart (grader.timing.parent_timed)."""
     op_timing_setup(state, req)
-    start = time.perf_counter()
-    op_timed_call(state, req)
-    reply: dict[str, Any] = {"seconds": time.perf_counter() - start}
+    reply: dict[str, Any] = {"seconds": op_timed_call(state, req)}
     if req.get("verify"):
         reply["output"] = op_timed_output(state, req)
     return reply

@@ -28,6 +28,7 @@ import sqlite3
 import sys
 import sysconfig
 from collections.abc import Callable
+from operator import is_not, itemgetter
 from types import FrameType, FunctionType, MethodType
 from typing import Any, NamedTuple
 
@@ -372,21 +373,53 @@ def namespaces_as_they_are(extra: dict[str, Any]) -> Callable[[], list[str]]:
                 spaces[f"{name}.{attr}"] = value.__dict__  # type: ignore[assignment]
     before = {name: dict(space) for name, space in spaces.items()}  # the objects, kept alive
     signals = {s: getsignal(s) for s in signal.valid_signals() if s < signal.NSIG}
+    quick = identities(spaces, before)
+    # Bound now, before any learner code: a global or builtin rebound later (`any`, this
+    # module's `same`) changes nothing the check does, and is itself reported.
+    any_, all_, map_, is_not_, callable_ = any, all, map, is_not, callable
+    same_, defined_at_, list_, key_error = same, defined_at, list, KeyError
+
+    def unchanged() -> bool:
+        """Every code-bound name still holds the object frozen. False is not yet
+        tampering: a name removed, or a method bound again, goes to the full walk."""
+        try:
+            return not any_(any_(map_(is_not_, get(space), was)) for space, get, was in quick)
+        except key_error:
+            return False
 
     def changed() -> list[str]:
+        if unchanged() and all_(getsignal(n) is h for n, h in signals.items()):
+            return []  # every name bound to code is still the very object frozen
         found = []
         for name, space in spaces.items():
             was = before[name]
-            for key, value in list(space.items()):
+            for key, value in list_(space.items()):
                 # Code only: settings (a kata's simulated latency) are changed by perfkata.
-                if key in was and callable(was[key]) and not same(was[key], value):
-                    found.append(f"{name}.{key} replaced{defined_at(value)}")
+                if key in was and callable_(was[key]) and not same_(was[key], value):
+                    found.append(f"{name}.{key} replaced{defined_at_(value)}")
         for number, handler in signals.items():
             if getsignal(number) is not handler:
                 found.append(f"a handler set for signal {number}")
         return found
 
     return changed
+
+
+# Per namespace: the namespace, a getter of its code-bound names at once, those objects.
+Identities = list[tuple[dict[str, Any], Callable[[dict[str, Any]], Any], tuple[Any, ...]]]
+
+
+def identities(spaces: dict[str, dict[str, Any]], before: dict[str, dict[str, Any]]) -> Identities:
+    """The check's fast path: the names bound to code in each namespace, fetched in one
+    C-level call (`itemgetter`) to be compared by identity (`map(is_not, …)`) — ~25k
+    names in well under a millisecond, where the full walk takes ~3 ms a request."""
+    found: Identities = []
+    for name, space in spaces.items():
+        keys = tuple(key for key, value in before[name].items() if callable(value))
+        if keys:
+            keys = keys if len(keys) > 1 else keys * 2  # itemgetter of one key: no tuple
+            found.append((space, itemgetter(*keys), tuple(before[name][k] for k in keys)))
+    return found
 
 
 def same(before: Any, now: Any) -> bool:

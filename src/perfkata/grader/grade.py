@@ -29,10 +29,16 @@ from perfkata.grader.database import (
 )
 from perfkata.grader.diagnostics import Diagnostic
 from perfkata.grader.loading import check_syntax
-from perfkata.grader.process import DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT, WorkerProcess
+from perfkata.grader.process import (
+    DEFAULT_MEMORY_LIMIT,
+    DEFAULT_TIMEOUT,
+    WorkerProcess,
+    ask_all_to_exit,
+)
 from perfkata.grader.proxy import WorkerProxies, difference
 from perfkata.grader.results import GradeResult, Measurement
 from perfkata.grader.rubric import evaluate
+from perfkata.grader.spares import SparePool, Spares
 from perfkata.grader.tamper import SEAL, evidence_of_tampering
 from perfkata.grader.timing import (
     EXTREME_NOISE,
@@ -71,6 +77,11 @@ class GradeOptions:
     progress: Progress = lambda what, done, total: None
     # Called with the deterministic verdict before timing starts (watch shows it at once).
     on_counted: Callable[[GradeResult], None] = lambda result: None
+    # Workers started ahead of a grade (grader/spares.py): watch's next grade's, or grade
+    # --all's next kata's, which `started` (called once this grade's workers answered
+    # their load) starts beside this grade's counting; they are settled before timing.
+    spares: Spares | None = None
+    started: Callable[[], None] = lambda: None
 
 
 def solution_paths(kata: Kata, learner: Path) -> dict[str, Path]:
@@ -106,6 +117,7 @@ def grade(kata: Kata, learner: Path, options: GradeOptions) -> GradeResult:
     if not options.count_starter:
         store.found.setdefault("starter", uncounted_starter(kata))
     with worker_pool(kata, paths, options, needed(options, store)) as workers, as_given(options):
+        options.started()
         datasets = Datasets(kata)  # the oracle's, shared by the counting and the timing
         # workers with nothing to count (the starter, a cached reference) warm up for
         # timing meanwhile, beside the learner's counting
@@ -114,6 +126,8 @@ def grade(kata: Kata, learner: Path, options: GradeOptions) -> GradeResult:
         result = judged(kata, learner, seed, backend, measurements, None, options)
         if options.timing and measurements["learner"].correct:
             options.on_counted(result)
+            if options.spares is not None:  # no spare may still be starting while timing
+                options.spares.settle()
             timing = guarded(
                 "learner", lambda: time_solutions(kata, workers, seed, options, datasets, early)
             )
@@ -344,10 +358,15 @@ def worker_pool(
     variants: Sequence[str] = VARIANTS,
 ) -> Iterator[dict[str, WorkerProcess]]:
     schemas = {v: new_schema_name() for v in variants} if options.db_url else {}
+    spare = taken_spares(kata, paths, options)
     with ExitStack() as stack:
-        owned = stack.enter_context(
-            leftovers.owned_by_this_grade(options.db_url, options.redis_url)
-        )
+        if spare is not None:  # its owner tag and folder, ended with this grade
+            stack.enter_context(spare.stack)
+            owned = spare.owned
+        else:
+            owned = stack.enter_context(
+                leftovers.owned_by_this_grade(options.db_url, options.redis_url)
+            )
         if options.db_url:
             for schema in schemas.values():
                 stack.callback(drop_schema, options.db_url, schema)
@@ -356,17 +375,25 @@ def worker_pool(
         workers = Workers()
         workers.proxies = proxies
         for variant in variants:
-            worker = WorkerProcess(
-                variant,
-                WHO[variant],
-                paths[variant],
-                timeout=options.timeout,
-                memory_limit=options.memory_limit,
-                extra_env=owned,
-                fenced=off_the_network(proxies.get(variant)),
-            )
-            stack.callback(worker.close)
+            worker = spare.workers.pop(variant, None) if spare else None
+            if worker is not None:  # started ahead, never loaded: as if started now
+                worker.timeout = options.timeout
+            else:
+                worker = WorkerProcess(
+                    variant,
+                    WHO[variant],
+                    paths[variant],
+                    timeout=options.timeout,
+                    memory_limit=options.memory_limit,
+                    extra_env=owned,
+                    fenced=off_the_network(proxies.get(variant)),
+                )
+                stack.callback(worker.close)
             workers[variant] = worker
+        for unneeded in spare.workers.values() if spare else ():
+            unneeded.close()
+        # unwound first: every worker is asked to exit before the first close() waits
+        stack.callback(ask_all_to_exit, list(workers.values()))
         options.progress("starting", 0, 1)
         broadcast(
             workers,
@@ -382,6 +409,24 @@ def worker_pool(
             },
         )
         yield workers
+
+
+def taken_spares(kata: Kata, paths: dict[str, Path], options: GradeOptions) -> SparePool | None:
+    """The workers started ahead for this grade, if any (embedded backends only)."""
+    if options.spares is None or options.db_url or options.redis_url:
+        return None
+    return options.spares.take(kata.slug, paths, options.memory_limit)
+
+
+def start_spares(spares: Spares, kata: Kata, learner: Path, options: GradeOptions) -> None:
+    """Start the workers a coming grade of `learner` will take: all three when it times,
+    else the learner's (the reference's counters are usually cached; if not, that grade
+    starts its reference itself). Never with PostgreSQL or Redis (per-grade proxies)."""
+    if options.db_url or options.redis_url:
+        return
+    variants = list(VARIANTS) if options.timing else ["learner"]
+    paths = solution_paths(kata, learner)
+    spares.start(kata.slug, paths, variants, WHO, options.timeout, options.memory_limit)
 
 
 def forbidden_to(variant: str, solution: Path) -> list[str]:

@@ -45,10 +45,11 @@ from perfkata.grader.batch import KataOutcome, grade_many
 from perfkata.grader.batch import exit_code as batch_exit_code
 from perfkata.grader.database import resolve_db_url, resolve_redis_url
 from perfkata.grader.formats import RENDERERS
-from perfkata.grader.grade import GradeOptions, grade, solution_paths
+from perfkata.grader.grade import GradeOptions, grade, solution_paths, start_spares
 from perfkata.grader.html_report import render_html
 from perfkata.grader.process import DEFAULT_TIMEOUT
 from perfkata.grader.results import GradeResult
+from perfkata.grader.spares import Spares
 from perfkata.grader.timing import TimingPlan
 from perfkata.grader.watch import render_counted, render_timed, watch_and_regrade
 from perfkata.katas.base import Kata
@@ -445,13 +446,16 @@ def watch(
     ws = open_workspace(directory)
     found, path = kata_and_file(ws, kata, None)
     options = options_from_flags(db_url, redis_url, timeout=timeout, timing=timing)
-    try:
-        runs = itertools.count(1)
-        watch_and_regrade(
-            [path], lambda: regrade_once(ws, found, path, options, next(runs)), poll=poll
-        )
-    except KeyboardInterrupt:
-        console.print("\nStopped watching.", markup=False)
+    # warm workers: the next grade's are started after each grade, while you edit
+    with Spares() as spares:
+        options = replace(options, spares=spares)
+        try:
+            runs = itertools.count(1)
+            watch_and_regrade(
+                [path], lambda: regrade_once(ws, found, path, options, next(runs)), poll=poll
+            )
+        except KeyboardInterrupt:
+            console.print("\nStopped watching.", markup=False)
 
 
 def regrade_once(
@@ -487,6 +491,8 @@ def regrade_once(
         show(result)
         if options.timing:
             record_result(ws, found, result.score, result.exit_code == ExitCode.PASSED)
+    if options.spares is not None:  # idle until the next save takes them
+        start_spares(options.spares, found, path, options)
     console.print(
         f"\nWatching {path} — save to grade again, Ctrl-C to stop.", markup=False, soft_wrap=False
     )

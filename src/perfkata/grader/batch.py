@@ -7,14 +7,15 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from perfkata.bench.thresholds import Outcome
 from perfkata.errors import ExitCode, LearnerCodeError, PerfkataError
-from perfkata.grader.grade import GradeOptions, grade
+from perfkata.grader.grade import GradeOptions, grade, start_spares
 from perfkata.grader.results import GradeResult
+from perfkata.grader.spares import Spares
 from perfkata.katas.base import Kata
 
 
@@ -94,12 +95,25 @@ def grade_many(
     options: GradeOptions,
     on_done: Callable[[KataOutcome], None] = lambda outcome: None,
 ) -> list[KataOutcome]:
+    """Each kata in turn; the next kata's workers start while this one counts (warm
+    workers, grader/spares.py), settled before this one times anything."""
     outcomes = []
-    for kata, solution in work:
-        outcome = grade_one(kata, solution, options)
-        on_done(outcome)
-        outcomes.append(outcome)
+    with Spares() as spares:
+        for index, (kata, solution) in enumerate(work):
+            following = work[index + 1] if index + 1 < len(work) else None
+            ahead = replace(options, spares=spares, started=next_spares(spares, following, options))
+            outcome = grade_one(kata, solution, ahead)
+            on_done(outcome)
+            outcomes.append(outcome)
     return outcomes
+
+
+def next_spares(
+    spares: Spares, following: tuple[Kata, Path] | None, options: GradeOptions
+) -> Callable[[], None]:
+    if following is None:
+        return lambda: None
+    return lambda: start_spares(spares, following[0], following[1], options)
 
 
 def exit_code(outcomes: list[KataOutcome]) -> ExitCode:

@@ -415,6 +415,8 @@ OPS: dict[str, Callable[[WorkerState, dict[str, Any]], Any]] = {
     "timed_call": op_timed_call,
     "timed_output": op_timed_output,
     "warm": op_warm,
+    # a spare started ahead of its grade (grader/spares.py): answered once it is idle
+    "ready": lambda state, req: None,
     "exit": lambda state, req: state.timing_services.close(),
 }
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -76,7 +77,16 @@ def _simulated_wait() -> None:
         time.sleep(SIMULATED_LATENCY)
 
 
+Statistics = Callable[[list[int], int], dict[str, Any]]
+
+
 def build_product_page(session: Session, product_id: int) -> dict[str, Any]:
+    return product_page(session, product_id, rating_statistics)
+
+
+def product_page(session: Session, product_id: int, statistics: Statistics) -> dict[str, Any]:
+    """The product page from the database as it is now; `statistics` computes the
+    ratings' part (the oracle's remembers it per set of ratings: see SameStatistics)."""
     _simulated_wait()
     WORK.add("product_builds")
     product = session.get(Product, product_id)
@@ -91,8 +101,31 @@ def build_product_page(session: Session, product_id: int) -> dict[str, Any]:
         "price_cents": product.price_cents,
         "in_stock": product.stock > 0,
         "stock": product.stock,
-        "ratings": rating_statistics(ratings, product_id),
+        "ratings": statistics(ratings, product_id),
     }
+
+
+class SameStatistics:
+    """The oracle's rating statistics, remembered per product and set of ratings: a pure
+    function of those (the bootstrap is seeded by the product), so a fresh page built
+    after a write that left a product's reviews alone skips its ~2 ms bootstrap. The
+    page's other fields are still read from the database every time. One per stream,
+    held by the grader's own checker (never a module global a solution could fill)."""
+
+    def __init__(self) -> None:
+        self.known: dict[tuple[int, tuple[int, ...]], dict[str, Any]] = {}
+
+    def __call__(self, ratings: list[int], seed: int) -> dict[str, Any]:
+        key = (seed, tuple(sorted(ratings)))
+        if key not in self.known:
+            self.known[key] = rating_statistics(ratings, seed)
+        found = self.known[key]
+        interval = found["interval"]
+        return {
+            **found,
+            "interval": list(interval) if interval is not None else None,
+            "histogram": dict(found["histogram"]),
+        }
 
 
 def _scores(session: Session, category_id: int | None = None) -> dict[int, float]:

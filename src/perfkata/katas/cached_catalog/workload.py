@@ -94,10 +94,14 @@ def dispatch(module: ModuleType, session: Session, cache: Cache, request: Reques
     return module.add_review(session, cache, *request.args)
 
 
-def fresh_answer(session: Session, request: Request) -> Any:
-    """The oracle: the uncached builder, on its own session, right now."""
+def fresh_answer(
+    session: Session, request: Request, statistics: pages.Statistics | None = None
+) -> Any:
+    """The oracle: the uncached builder, on its own session, right now (`statistics`: the
+    checker's remembered rating statistics, the same figures without the bootstrap)."""
     if request.kind == "product":
-        return pages.build_product_page(session, *request.args)
+        product = request.args[0]
+        return pages.product_page(session, product, statistics or pages.rating_statistics)
     if request.kind == "featured":
         return pages.build_featured(session)
     return pages.build_category_listing(session, *request.args)
@@ -129,11 +133,12 @@ class StaleReads:
         self.last_write: str | None = None
         self.fresh: dict[Request, Any] = {}
         self.before_write: dict[Request, Any] = {}
+        self.statistics = pages.SameStatistics()
 
     def fresh_for(self, env: RunEnv, request: Request) -> Any:
         if request not in self.fresh:
             with Session(env.engine) as session:
-                self.fresh[request] = fresh_answer(session, request)
+                self.fresh[request] = fresh_answer(session, request, self.statistics)
         return self.fresh[request]
 
     def check(self, env: RunEnv, number: int, request: Request, served: Any) -> None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from perfkata.katas.n_plus_one_blog.models import Category, Comment, Post, Tag, User, post_tags
@@ -139,6 +139,8 @@ def generate(size: int, seed: int) -> BlogData:
 
 
 def load(session: Session, data: BlogData) -> None:
+    """Into the tables, not through the ORM's bulk insert: the same rows, about half the
+    time (a grade builds several datasets per worker)."""
     for model, rows in (
         (User, data.users),
         (Category, data.categories),
@@ -146,7 +148,7 @@ def load(session: Session, data: BlogData) -> None:
         (Post, data.posts),
         (Comment, data.comments),
     ):
-        session.execute(insert(model), rows)
+        session.execute(insert(cast(Table, model.__table__)), rows)
     if data.post_tags:
         session.execute(insert(post_tags), data.post_tags)
     session.commit()

@@ -46,12 +46,10 @@ from perfkata.grader.batch import exit_code as batch_exit_code
 from perfkata.grader.database import resolve_db_url, resolve_redis_url
 from perfkata.grader.formats import RENDERERS
 from perfkata.grader.grade import GradeOptions, grade, solution_paths, start_spares
-from perfkata.grader.html_report import render_html
 from perfkata.grader.process import DEFAULT_TIMEOUT
 from perfkata.grader.results import GradeResult
 from perfkata.grader.spares import Spares
 from perfkata.grader.timing import TimingPlan
-from perfkata.grader.watch import render_counted, render_timed, watch_and_regrade
 from perfkata.katas.base import Kata
 from perfkata.katas.registry import get_kata, registry
 
@@ -446,6 +444,8 @@ def watch(
     ws = open_workspace(directory)
     found, path = kata_and_file(ws, kata, None)
     options = options_from_flags(db_url, redis_url, timeout=timeout, timing=timing)
+    from perfkata.grader.watch import watch_and_regrade  # watchfiles: only for watch
+
     # warm workers: the next grade's are started after each grade, while you edit
     with Spares() as spares:
         options = replace(options, spares=spares)
@@ -463,6 +463,8 @@ def regrade_once(
 ) -> None:
     """One watch cycle, one view on a cleared screen: the counted checks as soon as they
     are known, completed by the timed ones; learner errors don't stop the watch."""
+    from perfkata.grader.watch import render_counted, render_timed
+
     console = out()
     counted: list[GradeResult] = []
 
@@ -666,6 +668,8 @@ def bench(
         run = SavedRun(save, now(), environment(ws.root), {found.slug: current})
         console.print(f"\nSaved as {save!r} in {store.save(run)}", markup=False)
     if html_file is not None:
+        from perfkata.grader.html_report import render_html  # pygal: only for --html
+
         write_results(html_file, render_html(result))
         console.print(f"HTML report written to {html_file}", markup=False)
     if export is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import math
@@ -494,7 +495,8 @@ def regrade_once(
         if options.timing:
             record_result(ws, found, result.score, result.exit_code == ExitCode.PASSED)
     if options.spares is not None:  # idle until the next save takes them
-        start_spares(options.spares, found, path, options)
+        with contextlib.suppress(PerfkataError, OSError):  # the next grade says why, if it fails
+            start_spares(options.spares, found, path, options)
     console.print(
         f"\nWatching {path} — save to grade again, Ctrl-C to stop.", markup=False, soft_wrap=False
     )

@@ -100,3 +100,14 @@ def test_grade_all_starts_the_next_katas_workers_ahead(monkeypatch):
     outcomes = batch.grade_many(work, COUNTED)
     assert [o.verdict for o in outcomes] == ["pass", "pass"]
     assert (made[0].started, made[0].taken, made[0].pool) == (1, 1, None)
+
+
+def test_a_spare_that_died_while_waiting_is_never_taken():
+    """Its grade would read the end of a process no learner code ran in as the learner's."""
+    with Spares() as spares:
+        start_spares(spares, KATA, REFERENCE, GradeOptions(timing=True))
+        processes = spare_processes(spares)
+        spares.pool.workers["learner"].kill()
+        assert spares.take(KATA.slug, solution_paths(KATA, REFERENCE), COUNTED.memory_limit) is None
+        assert all(proc.poll() is not None for proc in processes)  # the rest ended too
+        assert spares.taken == 0

@@ -379,6 +379,10 @@ class WorkerProcess:
             details=self.stderr_text(),
         )
 
+    def running(self) -> bool:
+        """Its process has not ended (a spare that died while waiting is never used)."""
+        return self._proc.poll() is None
+
     def kill(self) -> None:
         """SIGKILL the worker and whatever it started (a kata's job processes, forks)."""
         end_tree(self._proc, self._strict)

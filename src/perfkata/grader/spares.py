@@ -129,7 +129,9 @@ class Spares:
         if pool is None:
             return None
         wanted = SpareKey.of(kata, {v: paths[v] for v in pool.workers}, memory_limit)
-        if pool.key != wanted or not pool.workers:
+        # one that ended while waiting would read as the learner's code ending its process
+        alive = all(worker.running() for worker in pool.workers.values())
+        if pool.key != wanted or not pool.workers or not alive:
             pool.stack.close()
             return None
         self.taken += 1

@@ -8,14 +8,26 @@ costs more round trips than another is a note, never a failed check).
 
 from __future__ import annotations
 
+import linecache
+import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from sqlalchemy.orm import DeclarativeBase
+
 from perfkata.bench.probes.eager import UnusedEagerProbe
-from perfkata.bench.probes.lazyloads import LazyLoadProbe
-from perfkata.bench.probes.queries import QueryProbe
+from perfkata.bench.probes.lazyloads import LazyLoadProbe, LazyLoadSite
+from perfkata.bench.probes.queries import QueryProbe, StatementGroup
+from perfkata.bench.probes.reloads import ColumnReloadProbe, ReloadSite
+from perfkata.bench.sourceline import SourceLine
+from perfkata.bench.sqltext import example, verb, written_table
 
 NOTE = "note"  # the metric of a diagnostic that is advice, not the reason a check failed
+# Kinds of finding: what a correct solution never shows (tests/grader/test_findings.py)
+N_PLUS_ONE, REPEATED, ROW_BY_ROW, COLUMN_RELOAD = "n+1", "repeated", "row-by-row", "reload"
+CARTESIAN, TRIED = "cartesian", "tried"
+FINDINGS = frozenset({N_PLUS_ONE, REPEATED, ROW_BY_ROW, COLUMN_RELOAD, CARTESIAN, TRIED})
 
 
 @dataclass(frozen=True)
@@ -25,6 +37,7 @@ class Diagnostic:
     file: str | None = None
     line: int | None = None
     count: int = 0
+    kind: str = ""  # one of FINDINGS, or "" for a kata's own note
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -37,14 +50,44 @@ class Diagnostic:
 def lazy_load_diagnostics(probe: LazyLoadProbe) -> list[Diagnostic]:
     found = []
     for site, count in probe.sites.most_common():
-        where = f" at {site.where.short()}" if site.where else ""
-        message = (
-            f"N+1: {site.relationship} lazily loaded {count} times{where} — "
-            f"add .options({site.suggested_option()})"
-        )
         file, line = (site.where.file, site.where.line) if site.where else (None, None)
-        found.append(Diagnostic("lazy_loads", message, file, line, count))
+        found.append(
+            Diagnostic("lazy_loads", n_plus_one(site, count), file, line, count, N_PLUS_ONE)
+        )
     return found
+
+
+def n_plus_one(site: LazyLoadSite, count: int) -> str:
+    """The relationship, the count, the line that read it, the line whose query loaded
+    the parents (where the option goes), the fix as code for that query, and the SQL
+    each load ran."""
+    where = f" at {site.where.short()}" if site.where else ""
+    option = site.suggested_option()
+    message = (
+        f"N+1: {site.relationship} lazily loaded {count} times{where} — add .options({option})"
+    )
+    if site.parents_at is not None:
+        root = site.path[0].owner
+        message += (
+            f" to the {root} query at {site.parents_at.short()}, which loaded them: "
+            f"{fixed_code(site.parents_at, root, option)}"
+        )
+    if site.sql:
+        message += f"; each load ran {site.sql}"
+    return message
+
+
+def fixed_code(where: SourceLine, entity: str, option: str) -> str:
+    """The learner's own line (or one of the next few, for a statement spread over
+    lines) with the option added after `select(Entity)`; `select(Entity).options(…)`
+    when no such call is written there."""
+    pattern = re.compile(rf"\b(?:select|query)\(\s*{re.escape(entity)}\s*\)")
+    for number in range(where.line, where.line + 6):
+        text = linecache.getline(where.file, number).strip()
+        found = pattern.search(text)
+        if found:
+            return text[: found.end()] + f".options({option})" + text[found.end() :]
+    return f"select({entity}).options({option})"
 
 
 def eager_diagnostics(probe: UnusedEagerProbe) -> list[Diagnostic]:
@@ -58,13 +101,13 @@ def loader_notes(probe: UnusedEagerProbe) -> list[Diagnostic]:
     return [Diagnostic(NOTE, note.message()) for note in probe.cheaper_loaders()]
 
 
-def bypass_diagnostics(probe: QueryProbe, at_least: int) -> list[Diagnostic]:
-    """Statements sent to the driver around SQLAlchemy: counted all the same, and where
-    one learner line sent many of them (one per post), that line is named."""
+def bypass_diagnostics(probe: QueryProbe) -> list[Diagnostic]:
+    """Statements sent to the driver around SQLAlchemy are counted all the same (the
+    lines that sent many of them are named by statement_diagnostics)."""
     bypassed = probe.results()["bypassed_statements"]
     if not bypassed:
         return []
-    found = [
+    return [
         Diagnostic(
             "statements",
             f"{bypassed} statements went to the database driver directly, around SQLAlchemy; "
@@ -72,21 +115,6 @@ def bypass_diagnostics(probe: QueryProbe, at_least: int) -> list[Diagnostic]:
             count=bypassed,
         )
     ]
-    for where, count in probe.bypass_sites.most_common():
-        if where is None or count < at_least:
-            continue
-        first_line = " ".join(probe.bypass_text[where].split())[:60]
-        found.append(
-            Diagnostic(
-                "statements",
-                f"the driver ran {count} statements at {where.short()} ({first_line}…) — "
-                f"{in_a_loop(first_line)}",
-                where.file,
-                where.line,
-                count,
-            )
-        )
-    return found
 
 
 def python_time_diagnostic(
@@ -120,36 +148,148 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def query_diagnostics(probe: QueryProbe, size: int, lazy_lines: set[int]) -> list[Diagnostic]:
-    at_least = max(10, size // 10)
-    found = bypass_diagnostics(probe, at_least)
-    for text, count, where in probe.repeated(at_least):
-        if where is None or where.line in lazy_lines:
-            continue  # lazy loads already have a sharper diagnostic
-        first_line = " ".join(text.split())[:60]
+def statement_diagnostics(
+    probe: QueryProbe,
+    at_least: int,
+    sharper: set[tuple[str, int]],
+    models: type[DeclarativeBase] | None = None,
+    batches: str = "",
+) -> list[Diagnostic]:
+    """One finding per normalised statement and learner line that repeated within one
+    call of the learner's: a write sent one row at a time (row-by-row), or any other
+    statement in a loop — Core, text() or the raw driver alike. Lines a sharper finding
+    already names (a lazy load, a column reload) are left to it."""
+    found = []
+    for group in probe.groups():
+        if group.where is None or group.in_one_call < at_least:
+            continue
+        if (group.where.file, group.where.line) in sharper:
+            continue
+        row_by_row = row_by_row_write(group, models, batches)
+        message = row_by_row or repeated_statement(group)
+        kind = ROW_BY_ROW if row_by_row else REPEATED
         found.append(
             Diagnostic(
-                "statements",
-                f"the same statement ran {count} times at {where.short()} ({first_line}…) — "
-                f"{in_a_loop(first_line)}",
-                where.file,
-                where.line,
-                count,
+                "statements", message, group.where.file, group.where.line, group.in_one_call, kind
             )
         )
     return found
 
 
+def repeated_statement(group: StatementGroup) -> str:
+    assert group.where is not None
+    how = ", on the database driver directly" if group.bypassed else ""
+    return (
+        f"this {verb(group.text)} ran {group.in_one_call} times at {group.where.short()}{how} "
+        f"— {in_a_loop(group.text)}: {example(group.text)}"
+    )
+
+
+def row_by_row_write(
+    group: StatementGroup, models: type[DeclarativeBase] | None, batches: str
+) -> str | None:
+    """A write that changed about one row per call (or one per executemany() parameter
+    set), with the batched statement for its table."""
+    if not group.write or group.where is None:
+        return None
+    many = group.single_calls < group.count / 2
+    if not many and (group.rows is None or group.rows >= 2 * max(1, group.single_calls)):
+        return None  # batches already: a plain repeated statement, if anything
+    what = verb(group.text)
+    how = "through executemany(), once per parameter set" if many else "one row each"
+    batch = batched_alternative(what, written_table(group.text), models)
+    return (
+        f"row-by-row {what}: this {what} ran {group.in_one_call} times at "
+        f"{group.where.short()}, {how} — change a batch of rows with one statement: "
+        f"{batch}{f' ({batches})' if batches else ''}; it ran {example(group.text)}"
+    )
+
+
+def batched_alternative(what: str, table: str | None, models: type[DeclarativeBase] | None) -> str:
+    """The one statement that changes a batch, written with the learner's model."""
+    model = model_for(table, models) or "Model"
+    if what == "DELETE":
+        return f"session.execute(delete({model}).where({model}.id.in_(ids)))"
+    if what == "UPDATE":
+        return f"session.execute(update({model}).where({model}.id.in_(ids)).values(...))"
+    return f"session.execute(insert({model}).values(rows))"
+
+
+def model_for(table: str | None, models: type[DeclarativeBase] | None) -> str | None:
+    if table is None or models is None:
+        return None
+    for mapper in models.registry.mappers:
+        if getattr(mapper.local_table, "name", None) == table:
+            return str(mapper.class_.__name__)
+    return None
+
+
+def reload_diagnostics(probe: ColumnReloadProbe | None, at_least: int) -> list[Diagnostic]:
+    """Expired or deferred columns loaded one object at a time, from one line."""
+    if probe is None:
+        return []
+    found = []
+    for site, count in sorted(probe.sites.items(), key=lambda kv: (-kv[1], kv[0].label())):
+        if site.where is None or count < at_least:
+            continue
+        found.append(
+            Diagnostic(
+                "statements",
+                column_reload(site, count),
+                site.where.file,
+                site.where.line,
+                count,
+                COLUMN_RELOAD,
+            )
+        )
+    return found
+
+
+def column_reload(site: ReloadSite, count: int) -> str:
+    assert site.where is not None
+    if site.deferred:
+        why = "deferred"
+        fix = (
+            f"load them with the objects: .options(undefer({site.model}.{site.columns[0]})) "
+            "on the query, or drop the defer()/load_only() that left them out"
+        )
+    else:
+        why = "expired by commit()"
+        fix = (
+            "keep them loaded: Session(engine, expire_on_commit=False), or read what you "
+            "need before commit(), or load the objects once after it in one query"
+        )
+    return (
+        f"column reload: {site.label()} ({why}) reloaded one object at a time, {count} "
+        f"times at {site.where.short()} — {fix}"
+    )
+
+
 def collect_diagnostics(
-    queries: QueryProbe, lazy: LazyLoadProbe, eager: UnusedEagerProbe, size: int
+    queries: QueryProbe,
+    lazy: LazyLoadProbe,
+    eager: UnusedEagerProbe,
+    size: int,
+    reloads: ColumnReloadProbe | None = None,
+    advice: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
+    """Every finding of a counted run, sharpest first. `advice` is the kata's: its models
+    (to name the batched statement's model) and the batch it asks for."""
+    at_least = max(10, size // 10)
     lazy_found = lazy_load_diagnostics(lazy)
-    lazy_lines = {d.line for d in lazy_found if d.line is not None}
+    reloaded = reload_diagnostics(reloads, at_least)
+    sharper = {(d.file, d.line) for d in lazy_found + reloaded if d.file and d.line}
+    advice = advice or {}
+    repeated = statement_diagnostics(
+        queries, at_least, sharper, advice.get("models"), advice.get("batches", "")
+    )
     every = (
         lazy_found
+        + reloaded
         + eager_diagnostics(eager)
-        + query_diagnostics(queries, size, lazy_lines)
-        + python_time_diagnostic(queries, lazy, max(10, size // 10))
+        + bypass_diagnostics(queries)
+        + repeated
+        + python_time_diagnostic(queries, lazy, at_least)
         + loader_notes(eager)
     )
     return [d.as_dict() for d in every]

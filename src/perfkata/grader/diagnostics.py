@@ -67,27 +67,28 @@ def n_plus_one(site: LazyLoadSite, count: int) -> str:
         f"N+1: {site.relationship} lazily loaded {count} times{where} — add .options({option})"
     )
     if site.parents_at is not None:
-        root = site.path[0].owner
-        message += (
-            f" to the {root} query at {site.parents_at.short()}, which loaded them: "
-            f"{fixed_code(site.parents_at, root, option)}"
-        )
+        root, at = site.path[0].owner, site.parents_at
+        written, code = fixed_code(at, root, option)
+        place = "" if written in (None, at.line) else f" (built at line {written})"
+        message += f" to the {root} query at {at.short()}{place}, which loaded them: {code}"
     if site.sql:
         message += f"; each load ran {site.sql}"
     return message
 
 
-def fixed_code(where: SourceLine, entity: str, option: str) -> str:
-    """The learner's own line (or one of the next few, for a statement spread over
-    lines) with the option added after `select(Entity)`; `select(Entity).options(…)`
-    when no such call is written there."""
+def fixed_code(where: SourceLine, entity: str, option: str) -> tuple[int | None, str]:
+    """The learner's own line with the option added after `select(Entity)`: the line
+    that ran the query, or — for a statement built beforehand — the nearest line above
+    it in the same function that builds it. `select(Entity).options(…)` when none does."""
     pattern = re.compile(rf"\b(?:select|query)\(\s*{re.escape(entity)}\s*\)")
-    for number in range(where.line, where.line + 6):
+    for number in range(where.line, max(0, where.line - 40), -1):
         text = linecache.getline(where.file, number).strip()
         found = pattern.search(text)
         if found:
-            return text[: found.end()] + f".options({option})" + text[found.end() :]
-    return f"select({entity}).options({option})"
+            return number, text[: found.end()] + f".options({option})" + text[found.end() :]
+        if text.startswith(("def ", "async def ")):
+            break
+    return None, f"select({entity}).options({option})"
 
 
 def eager_diagnostics(probe: UnusedEagerProbe) -> list[Diagnostic]:
@@ -123,7 +124,8 @@ def python_time_diagnostic(
     """Explains a missed speed-up when the queries are not the reason: no lazy load, no
     statement repeated per row, none around SQLAlchemy. The time is then in the code
     between the queries, and the profiler names the line."""
-    looped = probe.repeated(at_least) or probe.results()["bypassed_statements"]
+    looped = any(group.in_one_call >= at_least for group in probe.groups())
+    looped = looped or bool(probe.results()["bypassed_statements"])
     if lazy.results()["lazy_loads"] or looped:
         return []
     return [
@@ -145,7 +147,7 @@ def in_a_loop(statement: str) -> str:
 
 
 def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def statement_diagnostics(
@@ -161,16 +163,22 @@ def statement_diagnostics(
     already names (a lazy load, a column reload) are left to it."""
     found = []
     for group in probe.groups():
-        if group.where is None or group.in_one_call < at_least:
+        # a write of one row per call is a loop at any size: a tenth of the reads' bar
+        if group.where is None or group.in_one_call < max(10, at_least // 10):
             continue
         if (group.where.file, group.where.line) in sharper:
             continue
         row_by_row = row_by_row_write(group, models, batches)
-        message = row_by_row or repeated_statement(group)
-        kind = ROW_BY_ROW if row_by_row else REPEATED
+        if row_by_row is None and group.in_one_call < at_least:
+            continue
         found.append(
             Diagnostic(
-                "statements", message, group.where.file, group.where.line, group.in_one_call, kind
+                "statements",
+                row_by_row or repeated_statement(group),
+                group.where.file,
+                group.where.line,
+                group.in_one_call,
+                ROW_BY_ROW if row_by_row else REPEATED,
             )
         )
     return found
@@ -180,8 +188,8 @@ def repeated_statement(group: StatementGroup) -> str:
     assert group.where is not None
     how = ", on the database driver directly" if group.bypassed else ""
     return (
-        f"this {verb(group.text)} ran {group.in_one_call} times at {group.where.short()}{how} "
-        f"— {in_a_loop(group.text)}: {example(group.text)}"
+        f"this {verb(group.text)} ran {group.in_one_call:,} times at {group.where.short()}"
+        f"{how} ({example(group.text)}) — {in_a_loop(group.text)}"
     )
 
 
@@ -189,7 +197,7 @@ def row_by_row_write(
     group: StatementGroup, models: type[DeclarativeBase] | None, batches: str
 ) -> str | None:
     """A write that changed about one row per call (or one per executemany() parameter
-    set), with the batched statement for its table."""
+    set), with the batched statement for its table and the kata's batch advice."""
     if not group.write or group.where is None:
         return None
     many = group.single_calls < group.count / 2
@@ -199,9 +207,9 @@ def row_by_row_write(
     how = "through executemany(), once per parameter set" if many else "one row each"
     batch = batched_alternative(what, written_table(group.text), models)
     return (
-        f"row-by-row {what}: this {what} ran {group.in_one_call} times at "
-        f"{group.where.short()}, {how} — change a batch of rows with one statement: "
-        f"{batch}{f' ({batches})' if batches else ''}; it ran {example(group.text)}"
+        f"row-by-row {what}: this {what} ran {group.in_one_call:,} times at "
+        f"{group.where.short()}, {how} ({example(group.text)}) — {what.lower()} a batch "
+        f"of rows with one statement: {batch}{f', {batches}' if batches else ''}"
     )
 
 

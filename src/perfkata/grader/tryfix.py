@@ -21,7 +21,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 
 from perfkata.bench.probes.lazyloads import LazyFix
 from perfkata.bench.sourceline import LearnerFiles
-from perfkata.grader.diagnostics import TRIED, Diagnostic
+from perfkata.grader.diagnostics import TRIED, Diagnostic, plural
 
 
 @dataclass
@@ -87,7 +87,7 @@ def tried_message(plan: FixPlan, applied: list[LazyFix], statements: int, lazy: 
     still = f", {lazy:,} lazy loads remain" if lazy else ""
     return (
         f"with .options({options}) on the query at {where}, your code runs "
-        f"{statements:,} statements instead of {plan.statements:,} at N={plan.size:,}"
+        f"{plural(statements, 'statement')} instead of {plan.statements:,} at N={plan.size:,}"
         f"{still} (tried)"
     )
 

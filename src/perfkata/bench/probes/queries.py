@@ -26,7 +26,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from perfkata.bench.probes import Probe, ProbeContext
-from perfkata.bench.sourceline import SourceLine
+from perfkata.bench.sourceline import LearnerFiles, SourceLine
 from perfkata.bench.sqltext import is_write, normalised
 
 # A match at the start, so a long statement is never copied or split to read its verb.
@@ -34,6 +34,7 @@ _TRANSACTION_CONTROL = re.compile(
     r"\s*(?:(?:BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|END)\b|;*\s*$)", re.IGNORECASE
 )
 _NOT_A_ROUND_TRIP = re.compile(r"--|\s*PRAGMA\b", re.IGNORECASE)
+_DRIVER = "\x00driver "  # marks a bypassed statement's site key apart from SQLAlchemy's
 # ctx.extras key: a function subscribing a callback to every sqlite3 statement the
 # driver runs (the worker's audit hook), returning the unsubscribe
 DRIVER_FEED = "driver_feed"
@@ -93,7 +94,7 @@ class QueryProbe(Probe):
         self.sites: Counter[SiteKey] = Counter()
         self.single_calls: Counter[SiteKey] = Counter()
         self.write_rows: Counter[SiteKey] = Counter()
-        self.bypass_groups: Counter[tuple[str, SourceLine | None]] = Counter()
+        self.bypass_groups: Counter[SiteKey] = Counter()  # keyed _DRIVER + text
         self._writes: dict[str, bool] = {}  # statement text -> is a write (memo)
         self._normalised: dict[str, str] = {}  # statement text -> normalised (memo)
         self._last_text = ""
@@ -160,10 +161,25 @@ class QueryProbe(Probe):
         if self._announced > 0:
             self._announced -= 1
         elif self._ctx is not None:
-            where = self._ctx.learner_files.innermost_in_stack()
-            self.bypass_sites[where] += 1
-            self.bypass_text.setdefault(where, statement)
-            self.bypass_groups[normalised(statement), where] += 1
+            self._bypassed(statement, self._ctx.learner_files)
+
+    def _bypassed(self, statement: str, files: LearnerFiles) -> None:
+        """A statement around SQLAlchemy, by learner line and normalised text (its key
+        marked apart from SQLAlchemy's own, which share the in-call counting)."""
+        frame = files.innermost_frame()
+        where = (
+            SourceLine(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name)
+            if frame
+            else None
+        )
+        self.bypass_sites[where] += 1
+        self.bypass_text.setdefault(where, statement)
+        key = (
+            _DRIVER + normalised(statement),
+            *((frame.f_code, frame.f_lineno) if frame else (None, 0)),
+        )
+        self.bypass_groups[key] += 1
+        self._count_in_call(key, 1, files.outermost_frame(frame))
 
     def _on_execute(
         self, conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
@@ -233,11 +249,12 @@ class QueryProbe(Probe):
             StatementGroup(text, where, count, in_call, calls, rows, False)
             for (text, where), (count, in_call, calls, rows) in merged.items()
         ]
-        # around SQLAlchemy nothing tells one call from another: counted whole
-        found += [
-            StatementGroup(text, where, count, count, count, None, True)
-            for (text, where), count in self.bypass_groups.items()
-        ]
+        for (text, code, line), count in self.bypass_groups.items():
+            where = SourceLine(code.co_filename, line, code.co_name) if code else None
+            in_call = self.in_one_call[text, code, line]
+            found.append(
+                StatementGroup(text.removeprefix(_DRIVER), where, count, in_call, count, None, True)
+            )
         return sorted(found, key=lambda g: (-g.count, g.text))
 
     def repeated(self, at_least: int) -> list[tuple[str, int, SourceLine | None]]:

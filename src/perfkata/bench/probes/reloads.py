@@ -31,8 +31,10 @@ class ReloadSite:
     where: SourceLine | None
 
     def label(self) -> str:
-        names = ", ".join(f"{self.model}.{c}" for c in self.columns) or f"{self.model} rows"
-        return names
+        """`Post.body`, or `every column of Post` for a whole expired row."""
+        return (
+            ", ".join(f"{self.model}.{c}" for c in self.columns) or f"every column of {self.model}"
+        )
 
 
 class ColumnReloadProbe(Probe):
@@ -63,6 +65,8 @@ class ColumnReloadProbe(Probe):
         deferred = any(
             getattr(mapper.attrs.get(c), "deferred", False) for c in columns if c in mapper.attrs
         ) or bool(columns and not refreshed.expired_attributes & set(columns))
+        if set(columns) >= {attr.key for attr in mapper.column_attrs}:
+            columns = ()  # the whole row: name the model, not a list of every column
         where = self._ctx.learner_files.innermost_in_stack()
         self.sites[ReloadSite(mapper.class_.__name__, columns, deferred, where)] += 1
 

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.orm import DeclarativeBase
 
 from perfkata.bench.probes.eager import UnusedEagerProbe
+from perfkata.bench.probes.joinedrows import JoinedQuery, JoinedRowsProbe
 from perfkata.bench.probes.lazyloads import LazyLoadProbe, LazyLoadSite
 from perfkata.bench.probes.queries import QueryProbe, StatementGroup
 from perfkata.bench.probes.reloads import ColumnReloadProbe, ReloadSite
@@ -273,6 +274,45 @@ def column_reload(site: ReloadSite, count: int) -> str:
     )
 
 
+# rows per object built above which a joined collection is multiplying rows: one joined
+# collection fetches about one row per child it builds; two multiply each other
+MULTIPLIED = 3
+
+
+def joined_rows_diagnostics(probe: JoinedRowsProbe | None, at_least: int) -> list[Diagnostic]:
+    """Queries whose joined collections fetched far more rows than objects they built."""
+    if probe is None:
+        return []
+    found = []
+    for query in probe.queries.values():
+        extra = query.rows - query.objects
+        if query.where is None or query.rows < MULTIPLIED * query.objects or extra < at_least:
+            continue
+        found.append(
+            Diagnostic(
+                "speedup",
+                multiplied_rows(query),
+                query.where.file,
+                query.where.line,
+                query.rows,
+                CARTESIAN,
+            )
+        )
+    return found
+
+
+def multiplied_rows(query: JoinedQuery) -> str:
+    assert query.where is not None
+    joined = ", ".join(f"joinedload({c})" for c in query.collections)
+    instead = ", ".join(f"selectinload({c})" for c in query.collections)
+    return (
+        f"joinedload multiplies rows: the {query.entity} query at {query.where.short()} "
+        f"fetched {query.rows:,} rows to build {query.objects:,} objects ({joined}: each "
+        f"parent's row comes back once per child, per combination of children) — use "
+        f"{instead} instead: one IN query per collection, every row fetched once"
+    )
+
+
 def collect_diagnostics(
     queries: QueryProbe,
     lazy: LazyLoadProbe,
@@ -280,6 +320,7 @@ def collect_diagnostics(
     size: int,
     reloads: ColumnReloadProbe | None = None,
     advice: Mapping[str, Any] | None = None,
+    joined: JoinedRowsProbe | None = None,
 ) -> list[dict[str, Any]]:
     """Every finding of a counted run, sharpest first. `advice` is the kata's: its models
     (to name the batched statement's model) and the batch it asks for."""
@@ -291,13 +332,15 @@ def collect_diagnostics(
     repeated = statement_diagnostics(
         queries, at_least, sharper, advice.get("models"), advice.get("batches", "")
     )
+    multiplied = joined_rows_diagnostics(joined, at_least)  # the time is in those rows
     every = (
         lazy_found
         + reloaded
         + eager_diagnostics(eager)
         + bypass_diagnostics(queries)
         + repeated
-        + python_time_diagnostic(queries, lazy, at_least)
+        + multiplied
+        + ([] if multiplied else python_time_diagnostic(queries, lazy, at_least))
         + loader_notes(eager)
     )
     return [d.as_dict() for d in every]

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from perfkata.audit import Evidence, install
 from perfkata.bench.probes import ProbeContext, probe_run
 from perfkata.bench.probes.eager import UnusedEagerProbe
+from perfkata.bench.probes.joinedrows import JoinedRowsProbe
 from perfkata.bench.probes.lazyloads import LazyLoadProbe
 from perfkata.bench.probes.memory import AllocationProbe
 from perfkata.bench.probes.queries import DRIVER_FEED, QueryProbe
@@ -176,15 +177,11 @@ def op_count(state: WorkerState, req: dict[str, Any]) -> dict[str, Any]:
     """The counted run on the dataset in place: nothing else happens in this request."""
     kata, _, _ = state.ready()
     size = state.dataset[0]
-    queries, lazy, eager, reloads = (
-        QueryProbe(),
-        LazyLoadProbe(),
-        UnusedEagerProbe(),
-        ColumnReloadProbe(),
-    )
+    queries, lazy, eager = QueryProbe(), LazyLoadProbe(), UnusedEagerProbe()
+    reloads, joined = ColumnReloadProbe(), JoinedRowsProbe()
     ctx = probe_context(state)
     evidence = state.evidence
-    probes = [queries, lazy, eager, reloads]
+    probes = [queries, lazy, eager, reloads, joined]
     with state.services() as services, probe_run(probes, ctx) as counters:
         before = evidence.driver() if evidence else 0
         output, env = run_once(state, services)
@@ -197,7 +194,7 @@ def op_count(state: WorkerState, req: dict[str, Any]) -> dict[str, Any]:
         "size": size,
         "counters": counters,
         "output": plain(state, output),
-        "diagnostics": collect_diagnostics(queries, lazy, eager, size, reloads, advice)
+        "diagnostics": collect_diagnostics(queries, lazy, eager, size, reloads, advice, joined)
         + noted(env),
     }
     if evidence is not None:  # the hook's own count, for the parent to compare

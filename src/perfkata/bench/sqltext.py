@@ -51,9 +51,9 @@ def is_write(statement: str) -> bool:
 
 
 _TABLE = {
-    "DELETE": re.compile(r"\bDELETE\s+FROM\s+\"?([\w.]+)", re.IGNORECASE),
-    "UPDATE": re.compile(r"\bUPDATE\s+\"?([\w.]+)", re.IGNORECASE),
-    "INSERT": re.compile(r"\bINSERT\s+(?:OR\s+\w+\s+)?INTO\s+\"?([\w.]+)", re.IGNORECASE),
+    "DELETE": re.compile(r"\bDELETE\s+FROM\s+([\w.\"]+)", re.IGNORECASE),
+    "UPDATE": re.compile(r"\bUPDATE\s+([\w.\"]+)", re.IGNORECASE),
+    "INSERT": re.compile(r"\bINSERT\s+(?:OR\s+\w+\s+)?INTO\s+([\w.\"]+)", re.IGNORECASE),
 }
 
 
@@ -61,4 +61,4 @@ def written_table(statement: str) -> str | None:
     """The table a DELETE, UPDATE or INSERT writes (without a schema), else None."""
     pattern = _TABLE.get(verb(statement))
     found = pattern.search(statement) if pattern else None
-    return found.group(1).split(".")[-1].strip('"') if found else None
+    return found.group(1).replace('"', "").split(".")[-1] if found else None

@@ -13,8 +13,10 @@ it is attributed to their file and line, so "800 statements at blog.py:14" can b
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
+import sys
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -174,6 +176,8 @@ class QueryProbe(Probe):
         )
         self.bypass_sites[where] += 1
         self.bypass_text.setdefault(where, statement)
+        if frame is None or frame is not _driver_caller(files):
+            return  # a library's own statements (diskcache's SQLite): counted, not a finding
         key = (
             _DRIVER + normalised(statement),
             *((frame.f_code, frame.f_lineno) if frame else (None, 0)),
@@ -274,6 +278,21 @@ class QueryProbe(Probe):
             "driver_statements": driver,
             "bypassed_statements": bypassed,
         }
+
+
+_PERFKATA = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _driver_caller(files: LearnerFiles) -> FrameType | None:
+    """The frame that called the driver: the first one outside perfkata (the trace
+    callback and the counting cursor are perfkata's). A learner's raw query is sent from
+    their own line; a library's (a cache on SQLite) from the library's code."""
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_PERFKATA):
+        if frame.f_code.co_filename in files:  # a learner file shipped inside perfkata
+            break
+        frame = frame.f_back
+    return frame
 
 
 def _not_a_round_trip(statement: str) -> bool:

@@ -13,7 +13,6 @@ it is attributed to their file and line, so "800 statements at blog.py:14" can b
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
 import sys
@@ -280,16 +279,19 @@ class QueryProbe(Probe):
         }
 
 
-_PERFKATA = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# modules between the learner's raw query and the statement's report: perfkata's trace
+# callback and counting cursor, and the drivers' own Python layers (psycopg's
+# Connection.execute calls its cursor's)
+_BETWEEN = ("perfkata.", "psycopg", "sqlite3", "aiosqlite")
 
 
 def _driver_caller(files: LearnerFiles) -> FrameType | None:
-    """The frame that called the driver: the first one outside perfkata (the trace
-    callback and the counting cursor are perfkata's). A learner's raw query is sent from
-    their own line; a library's (a cache on SQLite) from the library's code."""
+    """The frame that called the driver, past perfkata's and the driver's own frames. A
+    learner's raw query is sent from their own line; a library's (a cache on SQLite)
+    from the library's code."""
     frame: FrameType | None = sys._getframe(1)
-    while frame is not None and frame.f_code.co_filename.startswith(_PERFKATA):
-        if frame.f_code.co_filename in files:  # a learner file shipped inside perfkata
+    while frame is not None and frame.f_code.co_filename not in files:
+        if not str(frame.f_globals.get("__name__", "")).startswith(_BETWEEN):
             break
         frame = frame.f_back
     return frame

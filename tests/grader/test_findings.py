@@ -7,14 +7,17 @@ That a correct sample learner has no finding is asserted where each kata's corre
 samples are graded (tests/grader/test_*learners.py)."""
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import insert, select
 
 from perfkata.bench.probes.lazyloads import LazyFix
 from perfkata.bench.sourceline import SourceLine
-from perfkata.grader.diagnostics import FINDINGS
-from perfkata.grader.grade import solution_paths
+from perfkata.bench.thresholds import Outcome
+from perfkata.grader.diagnostics import FINDINGS, Diagnostic
+from perfkata.grader.grade import proves_itself, solution_paths
+from perfkata.grader.results import Measurement
 from perfkata.grader.tryfix import FixPlan, tried_message
 from perfkata.grader.worker import (
     WorkerState,
@@ -255,3 +258,18 @@ def test_source_lines_of_findings_are_the_learners_never_perfkatas(tmp_path):
     files = {d["file"] for d in measured["diagnostics"] if d["kind"] in FINDINGS}
     assert files == {str(solution_paths(BLOG, tmp_path)["starter"])}
     assert SourceLine(files.pop(), 16).short() == "blog.py:16"
+
+
+def test_the_fix_is_tried_only_on_a_failing_grade_with_a_right_answer_and_an_n_plus_one():
+    n_plus_one = Diagnostic("lazy_loads", "N+1: …", kind="n+1")
+    loop = Diagnostic("statements", "this SELECT ran …", kind="repeated")
+
+    def result(outcomes, diagnostics, mismatch=None):
+        learner = Measurement("learner", {}, diagnostics, mismatch)
+        checks = [SimpleNamespace(outcome=outcome) for outcome in outcomes]
+        return SimpleNamespace(measurements={"learner": learner}, checks=checks)
+
+    assert proves_itself(result([Outcome.PASS, Outcome.FAIL], [n_plus_one]))
+    assert not proves_itself(result([Outcome.PASS, Outcome.NOT_RUN], [n_plus_one]))  # passing
+    assert not proves_itself(result([Outcome.FAIL], [loop]))  # no N+1 to fix
+    assert not proves_itself(result([Outcome.FAIL], [n_plus_one], mismatch="wrong output"))

@@ -4,6 +4,14 @@ Each diagnostic names the metric it explains, so a report can show it under the 
 that failed, and carries file/line for editors and CI annotations. Diagnostics on the
 metric NOTE explain no check: they are notes shown on any grade (a correct loader that
 costs more round trips than another is a note, never a failed check).
+
+Findings (a diagnostic's `kind`) are what queries did wrong, each at the learner's line:
+an N+1 with the line whose query loaded the parents and the option written into it; a
+statement repeated inside one call of the learner's, grouped by its normalised SQL and
+line; a write sent one row at a time, with the batched statement for its table; columns
+reloaded one object at a time; joined collections fetching far more rows than objects.
+They are teaching text: nothing here changes a count that is graded, and a correct
+solution has none (every correct sample learner is checked for that).
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ from perfkata.bench.sourceline import SourceLine
 from perfkata.bench.sqltext import example, verb, written_table
 
 NOTE = "note"  # the metric of a diagnostic that is advice, not the reason a check failed
-# Kinds of finding: what a correct solution never shows (tests/grader/test_findings.py)
+# Kinds of finding: what a correct solution never shows (tests/grader/test_*learners.py)
 N_PLUS_ONE, REPEATED, ROW_BY_ROW, COLUMN_RELOAD = "n+1", "repeated", "row-by-row", "reload"
 CARTESIAN, TRIED = "cartesian", "tried"
 FINDINGS = frozenset({N_PLUS_ONE, REPEATED, ROW_BY_ROW, COLUMN_RELOAD, CARTESIAN, TRIED})

@@ -8,6 +8,7 @@ import pytest
 
 from perfkata.bench.thresholds import Outcome
 from perfkata.errors import LearnerCodeError
+from perfkata.grader.diagnostics import FINDINGS
 from perfkata.grader.grade import GradeOptions, grade
 from perfkata.katas.cached_catalog import KATA
 
@@ -40,6 +41,10 @@ def test_every_correct_shape_passes_every_counted_check(name):
     failed, _, result = graded(name)
     assert failed == set()
     assert result.score == KATA.max_points - 10  # all but the speed-up, not timed here
+    # no finding of any kind (N+1, loop, row-by-row …) on a correct solution
+    assert [
+        d.message for d in result.measurements["learner"].diagnostics if d.kind in FINDINGS
+    ] == []
 
 
 @pytest.mark.parametrize("name", ["versioned_keys.py", "handmade_lock.py"])

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from perfkata.bench.thresholds import Outcome
+from perfkata.grader.diagnostics import FINDINGS
 from perfkata.grader.grade import GradeOptions, grade
 from perfkata.katas.cleanup_cron import KATA
 
@@ -42,6 +43,10 @@ def test_every_correct_shape_passes_every_counted_check(name):
     failed, _, result = graded(name)
     assert failed == set()
     assert result.score == KATA.max_points - 15  # all but the speed-up, not timed here
+    # no finding of any kind (N+1, loop, row-by-row …) on a correct solution
+    assert [
+        d.message for d in result.measurements["learner"].diagnostics if d.kind in FINDINGS
+    ] == []
 
 
 @pytest.mark.parametrize("name", ["select_ids_batch_500.py", "delete_returning.py"])

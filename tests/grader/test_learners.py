@@ -12,6 +12,7 @@ from rich.console import Console
 
 from perfkata.bench.thresholds import Outcome
 from perfkata.errors import ExitCode, LearnerCodeError
+from perfkata.grader.diagnostics import FINDINGS
 from perfkata.grader.grade import GradeOptions, grade
 from perfkata.grader.report import advice_notes, render_grade, render_json
 from perfkata.katas.n_plus_one_blog import KATA
@@ -34,6 +35,11 @@ def failed(result) -> set[str]:
 
 def messages(result) -> list[str]:
     return [d.message for c in result.checks for d in c.diagnostics]
+
+
+def findings(result) -> list[str]:
+    """Every finding the learner's counted run produced, shown or not."""
+    return [d.message for d in result.measurements["learner"].diagnostics if d.kind in FINDINGS]
 
 
 def test_partial_fix_fails_on_comments_and_names_them(db_url):
@@ -86,6 +92,7 @@ CORRECT = [
 def test_correct_fixes_of_every_shape_pass_every_counted_check(name, db_url):
     result = graded(name, db_url)
     assert failed(result) == set()
+    assert findings(result) == []  # no finding of any kind on a correct solution
     assert result.verdict is Outcome.PASS and result.score == KATA.max_points - 10
     assert [c.check.id for c in result.checks if c.outcome is Outcome.NOT_RUN] == ["speedup"]
 
@@ -137,7 +144,7 @@ def test_hand_batches_of_ten_grow_with_n_and_name_the_loop():
     result = graded("batch_per_10.py")
     assert failed(result) == {"statements-flat"}
     assert any(
-        m.startswith("the same statement ran 80 times at batch_per_10.py:27")
+        m.startswith("this SELECT ran 80 times at batch_per_10.py:27 (SELECT comments.post_id")
         for m in messages(result)
     )
 
@@ -148,7 +155,9 @@ def test_a_chained_n_plus_one_names_the_nested_relationship_and_its_option():
     assert any(
         m.startswith("N+1: Comment.author lazily loaded")
         and "chained_n_plus_one.py:33" in m
-        and m.endswith("joinedload(Comment.author))")
+        and "add .options(selectinload(Post.comments).joinedload(Comment.author)) to the "
+        "Post query at chained_n_plus_one.py:26"
+        in m
         for m in messages(result)
     )
 
@@ -159,7 +168,15 @@ def test_a_lazy_load_inside_a_helper_is_found_at_the_helpers_line():
     assert failed(result) == {"no-lazy-loads"}
     assert (
         "N+1: Post.category lazily loaded 8 times at lazy_in_helper.py:21 — add "
-        ".options(joinedload(Post.category))" in messages(result)
+        ".options(joinedload(Post.category)) to the Post query at lazy_in_helper.py:33 (built "
+        "at line 26), which loaded them: select(Post).options(joinedload(Post.category)); each "
+        "load ran SELECT categories.id, categories.name FROM categories WHERE categories.id = ?"
+        in messages(result)
+    )
+    # the fix, tried in the learner's worker: one statement instead of nine
+    assert (
+        "with .options(joinedload(Post.category)) on the query at lazy_in_helper.py:33, your "
+        "code runs 1 statement instead of 9 at N=800 (tried)" in messages(result)
     )
 
 
@@ -181,7 +198,7 @@ def test_query_loop_without_relationships_is_caught_by_counting():
     result = graded("loop_of_gets.py")
     assert "statements-flat" in failed(result)
     assert any(
-        m.startswith("the same statement ran 800 times at loop_of_gets.py:15")
+        m.startswith("this SELECT ran 800 times at loop_of_gets.py:15 (SELECT users.name")
         for m in messages(result)
     )
 
@@ -191,7 +208,10 @@ def test_raw_driver_queries_are_counted_anyway_and_their_line_named():
     assert "statements-flat" in failed(result)
     assert any("directly, around SQLAlchemy" in m for m in messages(result))
     assert any(
-        m.startswith("the driver ran 800 statements at raw_driver.py:14 (SELECT users.name")
+        m.startswith(
+            "this SELECT ran 800 times at raw_driver.py:14, on the database driver directly "
+            "(SELECT users.name"
+        )
         for m in messages(result)
     )
 
@@ -202,7 +222,7 @@ def test_raw_psycopg_queries_are_counted_on_postgresql(real_postgres_url):
     assert counters["bypassed_statements"] == 800 and counters["orm_statements"] == 1
     assert "statements-flat" in failed(result)
     assert any(
-        m.startswith("the driver ran 800 statements at raw_driver_pg.py:") for m in messages(result)
+        m.startswith("this SELECT ran 800 times at raw_driver_pg.py:") for m in messages(result)
     )
     reference = result.measurements["reference"].counters[800]
     assert reference["driver_statements"] == reference["orm_statements"]  # no false alarm

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from perfkata.bench.thresholds import Outcome
+from perfkata.grader.diagnostics import FINDINGS
 from perfkata.grader.grade import GradeOptions, grade, solution_paths
 from perfkata.grader.results import GradeResult
 from perfkata.katas.report_worker import KATA
@@ -82,6 +83,10 @@ def test_each_correct_sample_passes_every_counted_check(name):
     # Then no counted check fails, and no retry ran away
     assert failed_checks(result) == set(), messages(result)
     assert result.measurements["learner"].counters[200]["runaway_retries"] == 0
+    # no finding of any kind (N+1, loop, row-by-row …) on a correct solution
+    assert [
+        d.message for d in result.measurements["learner"].diagnostics if d.kind in FINDINGS
+    ] == []
 
 
 @pytest.mark.parametrize(("name", "fails", "says"), WRONG)

@@ -62,6 +62,20 @@ class LearnerFiles:
             frame = frame.f_back
         return None
 
+    def outermost_frame(self, frame: FrameType | None) -> FrameType | None:
+        """The outermost learner frame at or above `frame`: the call of theirs that the
+        grader made (one request, one job), for telling a loop inside one call from the
+        grader calling them many times."""
+        known, found = self._cache, None
+        while frame is not None:
+            hit = known.get(frame.f_code.co_filename)
+            if hit is None:
+                hit = frame.f_code.co_filename in self
+            if hit:
+                found = frame
+            frame = frame.f_back
+        return found
+
     def innermost_in_traceback(self, tb: TracebackType | None) -> SourceLine | None:
         """The deepest traceback entry in a learner file: where their code raised."""
         found: SourceLine | None = None

@@ -9,7 +9,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from perfkata.grader.database import (
     safe_redis_url,
     safe_url,
 )
-from perfkata.grader.diagnostics import Diagnostic
+from perfkata.grader.diagnostics import N_PLUS_ONE, Diagnostic
 from perfkata.grader.loading import check_syntax
 from perfkata.grader.process import (
     DEFAULT_MEMORY_LIMIT,
@@ -50,6 +50,7 @@ from perfkata.grader.timing import (
     parent_timed,
     reference_missed,
 )
+from perfkata.grader.tryfix import tried_diagnostic
 from perfkata.katas.base import Kata
 from perfkata.katas.effects import TimedEffect, timed_effect
 from perfkata.katas.files import kata_files_root, solution_dir, starter_dir
@@ -124,6 +125,9 @@ def grade(kata: Kata, learner: Path, options: GradeOptions) -> GradeResult:
         early = warm_early(kata, workers, seed, datasets, store) if options.timing else []
         measurements = measure_all(kata, workers, seed, options.progress, store, datasets)
         result = judged(kata, learner, seed, backend, measurements, None, options)
+        if proves_itself(result):
+            measurements["learner"] = with_tried_fix(workers["learner"], measurements["learner"])
+            result = judged(kata, learner, seed, backend, measurements, None, options)
         if options.timing and measurements["learner"].correct:
             options.on_counted(result)
             if options.spares is not None:  # no spare may still be starting while timing
@@ -136,6 +140,29 @@ def grade(kata: Kata, learner: Path, options: GradeOptions) -> GradeResult:
                 timing = None
             result = judged(kata, learner, seed, backend, measurements, timing, options)
     return result
+
+
+def proves_itself(result: GradeResult) -> bool:
+    """Whether an N+1 finding's fix is worth one more run of the learner's code: only on
+    a failing grade whose output is right, untampered, with an N+1 found."""
+    learner = result.measurements["learner"]
+    if not learner.correct or learner.tampering is not None:
+        return False
+    if all(check.outcome is not Outcome.FAIL for check in result.checks):
+        return False
+    return any(d.kind == N_PLUS_ONE for d in learner.diagnostics)
+
+
+def with_tried_fix(worker: WorkerProcess, measured: Measurement) -> Measurement:
+    """The learner's worker runs its last counted run again with the N+1 fixes applied
+    (grader.tryfix); the measured result is put right after the N+1 findings."""
+    reply = guarded("learner", lambda: worker.call({"op": "try_fix"}))
+    if not isinstance(reply, dict) or "message" not in reply:
+        return measured
+    diagnostics = list(measured.diagnostics)
+    last = max(i for i, d in enumerate(diagnostics) if d.kind == N_PLUS_ONE)
+    diagnostics.insert(last + 1, tried_diagnostic(reply))
+    return replace(measured, diagnostics=diagnostics)
 
 
 @contextmanager

@@ -31,14 +31,17 @@ from sqlalchemy.orm import Session
 from perfkata.audit import Evidence, install
 from perfkata.bench.probes import ProbeContext, probe_run
 from perfkata.bench.probes.eager import UnusedEagerProbe
+from perfkata.bench.probes.joinedrows import JoinedRowsProbe
 from perfkata.bench.probes.lazyloads import LazyLoadProbe
 from perfkata.bench.probes.memory import AllocationProbe
 from perfkata.bench.probes.queries import DRIVER_FEED, QueryProbe
+from perfkata.bench.probes.reloads import ColumnReloadProbe
 from perfkata.bench.sourceline import LearnerFiles
 from perfkata.errors import LearnerCodeError
 from perfkata.grader.database import Snapshots, service_error_reply, worker_engine
 from perfkata.grader.diagnostics import Diagnostic, collect_diagnostics
 from perfkata.grader.loading import learner_errors, load_module, to_plain_data
+from perfkata.grader.tryfix import FixPlan, options_added, tried_message
 from perfkata.isolation import forbid_reading
 from perfkata.katas.base import Backends, Kata, RunEnv, Workload
 from perfkata.katas.effects import timed_effect
@@ -61,6 +64,7 @@ class WorkerState:
     snapshots: Snapshots | None = None
     evidence: Evidence | None = None  # the audit hook's read side (main() installs it)
     timed: TimedCall = field(default_factory=lambda: TimedCall())  # what the parent times
+    fix_plan: FixPlan | None = None  # the last counted run's N+1 fixes, for op_try_fix
 
     def ready(self) -> tuple[Kata, ModuleType, Engine]:
         assert self.kata and self.module and self.engine, "load must come first"
@@ -171,28 +175,71 @@ def op_prepare(state: WorkerState, req: dict[str, Any]) -> None:
 
 def op_count(state: WorkerState, req: dict[str, Any]) -> dict[str, Any]:
     """The counted run on the dataset in place: nothing else happens in this request."""
-    kata, _, engine = state.ready()
+    kata, _, _ = state.ready()
     size = state.dataset[0]
     queries, lazy, eager = QueryProbe(), LazyLoadProbe(), UnusedEagerProbe()
-    ctx = ProbeContext(engine, kata.models, state.files)
+    reloads, joined = ColumnReloadProbe(), JoinedRowsProbe()
+    ctx = probe_context(state)
     evidence = state.evidence
-    if evidence is not None:
-        ctx.extras[DRIVER_FEED] = evidence.feed
-    with state.services() as services, probe_run([queries, lazy, eager], ctx) as counters:
+    probes = [queries, lazy, eager, reloads, joined]
+    with state.services() as services, probe_run(probes, ctx) as counters:
         before = evidence.driver() if evidence else 0
         output, env = run_once(state, services)
         driven = evidence.driver() - before if evidence else None
     counters.update(env.counters)
+    fixes = lazy.fixes() if counters.get("lazy_loads") else []
+    state.fix_plan = FixPlan(size, state.dataset[1], queries.results()["statements"], fixes)
+    advice = {"models": kata.models, "batches": kata.extras.get("batched_writes", "")}
     reply = {
         "size": size,
         "counters": counters,
         "output": plain(state, output),
-        "diagnostics": collect_diagnostics(queries, lazy, eager, size) + noted(env),
+        "diagnostics": collect_diagnostics(queries, lazy, eager, size, reloads, advice, joined)
+        + noted(env),
     }
     if evidence is not None:  # the hook's own count, for the parent to compare
         evidence.verify()
         reply["integrity"] = {"driver_statements": driven}
     return reply
+
+
+def probe_context(state: WorkerState) -> ProbeContext:
+    """The probes' view of a run: the engine, the models, the learner's files, and the
+    audit hook's feed of every sqlite3 statement (counted around SQLAlchemy too)."""
+    kata, _, engine = state.ready()
+    ctx = ProbeContext(engine, kata.models, state.files)
+    if state.evidence is not None:
+        ctx.extras[DRIVER_FEED] = state.evidence.feed
+    return ctx
+
+
+def op_try_fix(state: WorkerState, req: dict[str, Any]) -> dict[str, Any] | None:
+    """The last counted run once more, on its dataset, with the N+1 findings' loader
+    options added to the queries that loaded the parents (grader.tryfix); its statements
+    counted as the counted run's were. Teaching text only: nothing in it is graded."""
+    plan = state.fix_plan
+    if plan is None or not plan.fixes:
+        return None
+    rebuild(state, plan.size, plan.seed)
+    queries, lazy = QueryProbe(), LazyLoadProbe()
+    try:
+        with (
+            options_added(plan.fixes, state.files) as adder,
+            state.services() as services,
+            probe_run([queries, lazy], probe_context(state)) as counters,
+        ):
+            run_once(state, services)
+    except LearnerCodeError as failed:
+        return {"message": f"with the suggested loader options your code failed: {failed.message}"}
+    applied = [plan.fixes[i] for i in sorted(adder.applied)]
+    statements = int(counters["statements"])
+    message = tried_message(plan, applied, statements, int(counters["lazy_loads"]))
+    where = applied[0].where if applied else plan.fixes[0].where
+    return {
+        "message": message,
+        "statements": statements,
+        "where": {"file": where.file, "line": where.line},
+    }
 
 
 def op_memory(state: WorkerState, req: dict[str, Any]) -> dict[str, Any]:
@@ -410,6 +457,7 @@ OPS: dict[str, Callable[[WorkerState, dict[str, Any]], Any]] = {
     "count": op_count,
     "memory": op_memory,
     "scenarios": op_scenarios,
+    "try_fix": op_try_fix,  # diagnostics only: an N+1 finding's fix, measured
     # timing: the parent times "timed_call" alone, from its request to its reply
     "timing_setup": op_timing_setup,
     "timed_call": op_timed_call,

@@ -15,6 +15,7 @@ post's single comment is still one link of the chain `post.comments -> comment.a
 
 from __future__ import annotations
 
+import threading
 from collections import Counter, defaultdict, deque
 from dataclasses import dataclass
 from types import CodeType
@@ -22,11 +23,13 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.orm import Mapper, ORMExecuteState, RelationshipProperty, Session
+from sqlalchemy.orm import loading as orm_loading
 from sqlalchemy.orm.interfaces import MANYTOONE
 from sqlalchemy.orm.state import InstanceState
 
 from perfkata.bench.probes import Probe, ProbeContext
 from perfkata.bench.sourceline import SourceLine
+from perfkata.bench.sqltext import example
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,9 @@ class RelationshipStep:
 class LazyLoadSite:
     path: tuple[RelationshipStep, ...]
     where: SourceLine | None
+    # where the objects whose relationship was read were loaded: the query to fix
+    parents_at: SourceLine | None = None
+    sql: str = ""  # one of the loads' statements, normalised, parameters elided
 
     @property
     def relationship(self) -> str:
@@ -133,13 +139,59 @@ class LazyLoadProbe(Probe):
         # solution without lazy loads pays nothing, and no listener runs per loaded row
         self._alone_runs: dict[int, bool] = {}
         self.alone = 0  # relationship reads on objects that cannot cause an N+1
+        # Where parents were loaded. SQLAlchemy numbers each load run (`runid`, kept on
+        # every object it loaded); the number drawn right after a top-level query's
+        # do_orm_execute is that query's, so the learner's line there names it. A run
+        # of lazy loads points at the run its parent came from.
+        self._origin: dict[int, SourceLine | int] = {}
+        self._pending = threading.local()
+        self._parent_runs: defaultdict[tuple[Any, ...], Counter[int]] = defaultdict(Counter)
+        self._sql: dict[tuple[Any, ...], str] = {}
+        self._new_runid: Any = None
 
     def before(self, ctx: ProbeContext) -> None:
         self._ctx = ctx
         event.listen(Session, "do_orm_execute", self._on_execute)
+        self._new_runid = getattr(orm_loading, "_new_runid", None)
+        if self._new_runid is not None:
+            orm_loading._new_runid = self._numbered
 
     def after(self, ctx: ProbeContext) -> None:
         event.remove(Session, "do_orm_execute", self._on_execute)
+        if self._new_runid is not None:
+            orm_loading._new_runid = self._new_runid
+            self._new_runid = None
+
+    def _numbered(self) -> int:
+        """SQLAlchemy's run number, noted against the query just announced (once per
+        query, not per row)."""
+        runid: int = self._new_runid()
+        origin = getattr(self._pending, "origin", None)
+        if origin is not None:
+            self._origin[runid] = origin
+            self._pending.origin = None
+        return runid
+
+    def _announce(self, state: ORMExecuteState) -> None:
+        """Which line's query the next run number belongs to (entity queries only: a
+        text() or Core statement draws none, and must not claim the next one)."""
+        if state.bind_mapper is None or self._ctx is None:
+            self._pending.origin = None
+            return
+        frame = self._ctx.learner_files.innermost_frame()
+        self._pending.origin = self._pending.top = (
+            SourceLine(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name)
+            if frame is not None
+            else None
+        )
+
+    def parents_at(self, runid: int | None) -> SourceLine | None:
+        """The learner's line of the query that began the chain of loads `runid` is in."""
+        seen = 0
+        origin: SourceLine | int | None = runid
+        while isinstance(origin, int) and seen < 50:
+            origin, seen = self._origin.get(origin), seen + 1
+        return origin if isinstance(origin, SourceLine) else None
 
     def loaded_alone(self, parent: InstanceState[Any]) -> bool:
         """Bullet's "impossible object": never loaded by a query (created by the learner),
@@ -158,19 +210,29 @@ class LazyLoadProbe(Probe):
         if not state.is_select:  # an UPDATE/DELETE has no load options to read
             return
         # lazy_loaded_from is the cheapest attribute here: read first, it settles most calls
-        if state.lazy_loaded_from is None:
-            if self._root is None and not state.is_relationship_load:
-                self._root = state.bind_mapper
-                self._chains.clear()  # chains found so far did not start at the root
+        parent = state.lazy_loaded_from
+        if parent is None:
+            if state.is_relationship_load:  # selectinload's query: its parent query's rows
+                self._pending.origin = getattr(self._pending, "top", None)
+            else:
+                self._announce(state)
+                if self._root is None:
+                    self._root = state.bind_mapper
+                    self._chains.clear()  # chains found so far did not start at the root
             return
+        self._pending.origin = parent.runid  # the objects this load brings, via their parent
         if self._ctx is None:
             return
-        if self.loaded_alone(state.lazy_loaded_from):
+        if self.loaded_alone(parent):
             self.alone += 1
             return
         chain = self._chain(state.loader_strategy_path)
         if not chain:
             return
+        if parent.runid is not None:
+            self._parent_runs[chain][parent.runid] += 1
+        if chain not in self._sql:
+            self._sql[chain] = statement_text(state)
         frame = self._ctx.learner_files.innermost_frame()
         code, line = (frame.f_code, frame.f_lineno) if frame is not None else (None, 0)
         self._counts[chain][code][line] += 1
@@ -190,11 +252,31 @@ class LazyLoadProbe(Probe):
         found: Counter[LazyLoadSite] = Counter()
         for chain, by_code in self._counts.items():
             steps = as_steps(list(chain))
+            parents, sql = self.parents_of(chain), self._sql.get(chain, "")
             for code, lines in by_code.items():
                 for line, count in lines.items():
                     where = SourceLine(code.co_filename, line, code.co_name) if code else None
-                    found[LazyLoadSite(steps, where)] += count
+                    found[LazyLoadSite(steps, where, parents, sql)] += count
         return found
+
+    def parents_of(self, chain: tuple[Any, ...]) -> SourceLine | None:
+        """The line whose query loaded most of this chain's parents."""
+        lines: Counter[SourceLine] = Counter()
+        for runid, count in self._parent_runs[chain].items():
+            found = self.parents_at(runid)
+            if found is not None:
+                lines[found] += count
+        return lines.most_common(1)[0][0] if lines else None
+
+    def fixes(self) -> list[LazyFix]:
+        """Per line that loaded parents, the loader options that would have loaded what
+        was then read lazily — for the grader to try (grader.worker.op_try_fix)."""
+        by_line: dict[SourceLine, list[tuple[RelationshipProperty[Any], ...]]] = {}
+        for chain in self._counts:
+            parents = self.parents_of(chain)
+            if parents is not None:
+                by_line.setdefault(parents, []).append(chain)
+        return [LazyFix(line, longest(chains)) for line, chains in sorted(by_line.items())]
 
     def by_relationship(self) -> Counter[str]:
         totals: Counter[str] = Counter()
@@ -210,3 +292,59 @@ class LazyLoadProbe(Probe):
                 for lines in by_code.values()
             )
         }
+
+
+def longest(chains: list[tuple[Any, ...]]) -> tuple[tuple[Any, ...], ...]:
+    """The chains without those another one extends: selectinload(Post.comments) is
+    already in selectinload(Post.comments).joinedload(Comment.author)."""
+    kept = [c for c in chains if not any(o != c and o[: len(c)] == c for o in chains)]
+    return tuple(sorted(kept, key=lambda c: [f"{p.parent.class_.__name__}.{p.key}" for p in c]))
+
+
+def statement_text(state: ORMExecuteState) -> str:
+    """One lazy load's SQL, compiled for the session's database, parameters elided."""
+    try:
+        dialect = state.session.get_bind().dialect
+        statement: Any = state.statement
+        return example(str(statement.compile(dialect=dialect)))
+    except Exception:  # a statement that cannot compile alone: no example, no failure
+        return ""
+
+
+@dataclass(frozen=True)
+class LazyFix:
+    """The loader options for the query at `where`: one chain of relationships each."""
+
+    where: SourceLine
+    chains: tuple[tuple[RelationshipProperty[Any], ...], ...]
+
+    def options(self) -> list[Any]:
+        """The options themselves, built from the mapped attributes."""
+        built = []
+        for chain in self.chains:
+            option: Any = None
+            for prop in chain:
+                attr = getattr(prop.parent.class_, prop.key)
+                loader = "joinedload" if prop.direction is MANYTOONE else "selectinload"
+                option = getattr(option, loader) if option is not None else _LOADERS[loader]
+                option = option(attr)
+            built.append(option)
+        return built
+
+    def written(self) -> str:
+        """The options as the learner would write them."""
+        return ", ".join(
+            LazyLoadSite(as_steps(list(c)), None).suggested_option() for c in self.chains
+        )
+
+    def root(self) -> Mapper[Any]:
+        return self.chains[0][0].parent
+
+
+def _loaders() -> dict[str, Any]:
+    from sqlalchemy.orm import joinedload, selectinload
+
+    return {"joinedload": joinedload, "selectinload": selectinload}
+
+
+_LOADERS = _loaders()

@@ -15,22 +15,27 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import sys
 import threading
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
+from types import CodeType, FrameType
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from perfkata.bench.probes import Probe, ProbeContext
-from perfkata.bench.sourceline import SourceLine
+from perfkata.bench.sourceline import LearnerFiles, SourceLine
+from perfkata.bench.sqltext import is_write, normalised
 
 # A match at the start, so a long statement is never copied or split to read its verb.
 _TRANSACTION_CONTROL = re.compile(
     r"\s*(?:(?:BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|END)\b|;*\s*$)", re.IGNORECASE
 )
 _NOT_A_ROUND_TRIP = re.compile(r"--|\s*PRAGMA\b", re.IGNORECASE)
+_DRIVER = "\x00driver "  # marks a bypassed statement's site key apart from SQLAlchemy's
 # ctx.extras key: a function subscribing a callback to every sqlite3 statement the
 # driver runs (the worker's audit hook), returning the unsubscribe
 DRIVER_FEED = "driver_feed"
@@ -38,6 +43,29 @@ DRIVER_FEED = "driver_feed"
 
 def is_transaction_control(statement: str) -> bool:
     return _TRANSACTION_CONTROL.match(statement) is not None
+
+
+# (normalised statement, learner code object, line): where one statement came from
+SiteKey = tuple[str, CodeType | None, int]
+
+
+@dataclass(frozen=True)
+class StatementGroup:
+    """One normalised statement sent from one learner line: how many statements it
+    counted as, in how many calls, and — for a write sent one call at a time — how many
+    rows those calls changed (None where the driver did not say)."""
+
+    text: str  # normalised (sqltext.normalised): literals and parameters are `?`
+    where: SourceLine | None
+    count: int
+    in_one_call: int  # the most it ran within one call of the learner's (a loop)
+    single_calls: int  # calls that were not executemany()
+    rows: int | None
+    bypassed: bool  # sent to the driver around SQLAlchemy
+
+    @property
+    def write(self) -> bool:
+        return is_write(self.text)
 
 
 class QueryProbe(Probe):
@@ -53,9 +81,24 @@ class QueryProbe(Probe):
         self.first_seen_at: dict[str, SourceLine | None] = {}
         # driver statements SQLAlchemy announced and the driver has not reported yet
         self._announced = 0
+        self._last: SiteKey = ("", None, 0)  # the site of the statement just announced
+        self.in_one_call: Counter[SiteKey] = Counter()  # most statements in one call
+        self._outer: FrameType | None = None
+        self._call = 0
+        self._call_of: dict[SiteKey, int] = {}
+        self._run: Counter[SiteKey] = Counter()
         # statements that went around SQLAlchemy, by learner line (None: no learner frame)
         self.bypass_sites: Counter[SourceLine | None] = Counter()
         self.bypass_text: dict[SourceLine | None, str] = {}
+        # per site: statements (parameter sets), single (non-executemany) calls, and the
+        # rows single-call writes changed — read when diagnostics are made, never graded
+        self.sites: Counter[SiteKey] = Counter()
+        self.single_calls: Counter[SiteKey] = Counter()
+        self.write_rows: Counter[SiteKey] = Counter()
+        self.bypass_groups: Counter[SiteKey] = Counter()  # keyed _DRIVER + text
+        self._writes: dict[str, bool] = {}  # statement text -> is a write (memo)
+        self._normalised: dict[str, str] = {}  # statement text -> normalised (memo)
+        self._last_text = ""
         self._ctx: ProbeContext | None = None
         self._original_connect: Callable[..., sqlite3.Connection] | None = None
         self._psycopg: PsycopgCounting | None = None
@@ -64,6 +107,7 @@ class QueryProbe(Probe):
     def before(self, ctx: ProbeContext) -> None:
         self._ctx = ctx
         event.listen(ctx.engine, "before_cursor_execute", self._on_execute)
+        event.listen(ctx.engine, "after_cursor_execute", self._after_execute)
         feed = ctx.extras.get(DRIVER_FEED)
         if ctx.engine.dialect.name == "sqlite" and feed is not None:
             # The grader's audit hook traces every sqlite3 connection already (SQLite
@@ -77,6 +121,7 @@ class QueryProbe(Probe):
 
     def after(self, ctx: ProbeContext) -> None:
         event.remove(ctx.engine, "before_cursor_execute", self._on_execute)
+        event.remove(ctx.engine, "after_cursor_execute", self._after_execute)
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
@@ -117,9 +162,27 @@ class QueryProbe(Probe):
         if self._announced > 0:
             self._announced -= 1
         elif self._ctx is not None:
-            where = self._ctx.learner_files.innermost_in_stack()
-            self.bypass_sites[where] += 1
-            self.bypass_text.setdefault(where, statement)
+            self._bypassed(statement, self._ctx.learner_files)
+
+    def _bypassed(self, statement: str, files: LearnerFiles) -> None:
+        """A statement around SQLAlchemy, by learner line and normalised text (its key
+        marked apart from SQLAlchemy's own, which share the in-call counting)."""
+        frame = files.innermost_frame()
+        where = (
+            SourceLine(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name)
+            if frame
+            else None
+        )
+        self.bypass_sites[where] += 1
+        self.bypass_text.setdefault(where, statement)
+        if frame is None or frame is not _driver_caller(files):
+            return  # a library's own statements (diskcache's SQLite): counted, not a finding
+        key = (
+            _DRIVER + normalised(statement),
+            *((frame.f_code, frame.f_lineno) if frame else (None, 0)),
+        )
+        self.bypass_groups[key] += 1
+        self._count_in_call(key, 1, files.outermost_frame(frame))
 
     def _on_execute(
         self, conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
@@ -132,8 +195,70 @@ class QueryProbe(Probe):
         self.statements += count
         self._announced = count
         self.by_text[statement] += count
-        if statement not in self.first_seen_at and self._ctx is not None:
+        if self._ctx is None:
+            return
+        if statement not in self.first_seen_at:
             self.first_seen_at[statement] = self._ctx.learner_files.innermost_in_stack()
+        files = self._ctx.learner_files
+        frame = files.innermost_frame()
+        text = self._normalised.get(statement)
+        if text is None:  # a statement with its values inline is new every time
+            text = normalised(statement)
+            if len(self._normalised) < 10_000:
+                self._normalised[statement] = text
+        key = (text, frame.f_code, frame.f_lineno) if frame else (text, None, 0)
+        self.sites[key] += count
+        if not many:
+            self.single_calls[key] += 1
+        self._last, self._last_text = key, statement
+        self._count_in_call(key, count, files.outermost_frame(frame))
+
+    def _count_in_call(self, key: SiteKey, count: int, outer: FrameType | None) -> None:
+        """Statements a site sent within one call of the learner's (one request, one
+        job): a loop is a site repeating inside one call, not the grader calling them
+        many times. The call is told by its outermost frame, held until the next one
+        (so a new call's frame can never reuse its address)."""
+        if outer is not self._outer:
+            self._outer, self._call = outer, self._call + 1
+        if self._call_of.get(key) != self._call:
+            self._call_of[key], self._run[key] = self._call, 0
+        self._run[key] += count
+        if self._run[key] > self.in_one_call[key]:
+            self.in_one_call[key] = self._run[key]
+
+    def _after_execute(
+        self, conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
+    ) -> None:
+        """The rows a single-call write changed, for telling a row-by-row loop from batches."""
+        write = self._writes.get(statement)
+        if write is None:
+            write = self._writes[statement] = is_write(statement)
+        if write and not many and self._last_text == statement:
+            self.write_rows[self._last] += max(0, int(getattr(cursor, "rowcount", 0) or 0))
+
+    def groups(self) -> list[StatementGroup]:
+        """Every statement by normalised text and learner line, most frequent first:
+        one written with its values inline groups with itself across rows."""
+        merged: dict[tuple[str, SourceLine | None], list[int]] = {}
+        for (text, code, line), count in self.sites.items():
+            where = SourceLine(code.co_filename, line, code.co_name) if code else None
+            totals = merged.setdefault((text, where), [0, 0, 0, 0])
+            key = (text, code, line)
+            totals[0] += count
+            totals[1] = max(totals[1], self.in_one_call[key])
+            totals[2] += self.single_calls[key]
+            totals[3] += self.write_rows[key]
+        found = [
+            StatementGroup(text, where, count, in_call, calls, rows, False)
+            for (text, where), (count, in_call, calls, rows) in merged.items()
+        ]
+        for (text, code, line), count in self.bypass_groups.items():
+            where = SourceLine(code.co_filename, line, code.co_name) if code else None
+            in_call = self.in_one_call[text, code, line]
+            found.append(
+                StatementGroup(text.removeprefix(_DRIVER), where, count, in_call, count, None, True)
+            )
+        return sorted(found, key=lambda g: (-g.count, g.text))
 
     def repeated(self, at_least: int) -> list[tuple[str, int, SourceLine | None]]:
         """Statements run `at_least` times or more: hand-written loops of queries."""
@@ -152,6 +277,24 @@ class QueryProbe(Probe):
             "driver_statements": driver,
             "bypassed_statements": bypassed,
         }
+
+
+# modules between the learner's raw query and the statement's report: perfkata's trace
+# callback and counting cursor, and the drivers' own Python layers (psycopg's
+# Connection.execute calls its cursor's)
+_BETWEEN = ("perfkata.", "psycopg", "sqlite3", "aiosqlite")
+
+
+def _driver_caller(files: LearnerFiles) -> FrameType | None:
+    """The frame that called the driver, past perfkata's and the driver's own frames. A
+    learner's raw query is sent from their own line; a library's (a cache on SQLite)
+    from the library's code."""
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename not in files:
+        if not str(frame.f_globals.get("__name__", "")).startswith(_BETWEEN):
+            break
+        frame = frame.f_back
+    return frame
 
 
 def _not_a_round_trip(statement: str) -> bool:

@@ -251,6 +251,11 @@ class WorkerProcess:
         self._buffer = b""
         self._pending = 0  # requests sent and not yet answered
 
+    @property
+    def scratch(self) -> Path:
+        """The folder the worker may write (its TMPDIR): its SQLite database lies in it."""
+        return self._scratch
+
     def send(self, request: dict[str, Any]) -> None:
         assert self._proc.stdin is not None
         try:

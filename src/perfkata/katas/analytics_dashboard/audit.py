@@ -1,0 +1,226 @@
+"""The parent's judgement of the statements a counted run sent (bench/probes/
+statement_log.py), replayed on that run's own database after the worker replied, out of
+the learner's reach: the rows each one returns, the plan of the refunds filter and of
+each feed page (EXPLAIN QUERY PLAN on SQLite, EXPLAIN on PostgreSQL — each engine's own
+word), and the rows a feed page reads to show its 20.
+
+Only reads are replayed, on a read-only connection (SQLite opened read-only, PostgreSQL
+in a READ ONLY transaction with a statement timeout), each with a work budget."""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from perfkata.katas.analytics_dashboard.data import PAGE_SIZE
+from perfkata.katas.analytics_dashboard.workload import FEED, WIDGETS
+
+READS = re.compile(r"\s*(?:SELECT|WITH|\()", re.IGNORECASE)
+OFFSET = re.compile(r"\bOFFSET\s+(\d+)", re.IGNORECASE)
+ALIAS = re.compile(r"\borders\s+(?:AS\s+)?(\w+)", re.IGNORECASE)
+NOT_ALIASES = frozenset(
+    {"where", "join", "left", "inner", "on", "group", "order", "limit", "union"}
+)
+REPLAYED_PER_PHASE = 300  # a per-row loop's first 300 stand for the rest
+SQLITE_BUDGET = 200_000  # progress callbacks (of 100 VM instructions) per statement
+
+
+@dataclass
+class Replayed:
+    phase: str
+    sql: str
+    where: str
+    rows: int = 0
+    offset: int = 0
+    full_scan: str | None = None  # the plan line that reads all of orders
+
+
+@dataclass
+class Judged:
+    counters: dict[str, float] = field(default_factory=dict)
+    notes: list[tuple[str, str]] = field(default_factory=list)
+
+
+def audit(
+    engine: Engine, log: list[list[str]], output: Any, size: int
+) -> tuple[dict[str, float], list[tuple[str, str]]]:
+    """Counters (rows_fetched, filter_full_scans, feed_full_scans, feed_depth) and the
+    diagnostics that explain them, from the log of one counted run."""
+    replayed, scale = replay(engine, log)
+    judged = Judged()
+    rows_fetched(judged, replayed, scale, output if isinstance(output, dict) else {})
+    filter_scans(judged, replayed)
+    feed(judged, replayed)
+    return judged.counters, judged.notes
+
+
+def replay(engine: Engine, log: list[list[str]]) -> tuple[list[Replayed], dict[str, float]]:
+    """Each read in the log, run again: rows counted, plans read where they are judged.
+    Returns them and, per phase, how many logged statements each replayed one stands for."""
+    per_phase: dict[str, int] = defaultdict(int)
+    chosen: list[Replayed] = []
+    for phase, sql, where in log:
+        if not READS.match(sql):
+            continue
+        per_phase[phase] += 1
+        if per_phase[phase] <= REPLAYED_PER_PHASE:
+            chosen.append(Replayed(phase, sql, where))
+    raw = engine.raw_connection()
+    try:
+        runner = SqliteRunner(raw) if engine.dialect.name == "sqlite" else PgRunner(raw)
+        for statement in chosen:
+            runner.run(statement)
+    finally:
+        raw.rollback()
+        raw.close()
+    scale = {p: n / min(n, REPLAYED_PER_PHASE) for p, n in per_phase.items()}
+    return chosen, scale
+
+
+class SqliteRunner:
+    def __init__(self, raw: Any) -> None:
+        self.conn = raw.driver_connection
+        self.ticks = 0
+        self.conn.set_progress_handler(self._tick, 100)
+
+    def _tick(self) -> int:
+        self.ticks += 1
+        return 1 if self.ticks > SQLITE_BUDGET else 0  # non-zero interrupts the statement
+
+    def run(self, statement: Replayed) -> None:
+        self.ticks = 0
+        if statement.phase == "refunds" or is_page(statement.phase):
+            details = [row[3] for row in self.conn.execute("EXPLAIN QUERY PLAN " + statement.sql)]
+            statement.full_scan = sqlite_full_scan(details, orders_names(statement.sql))
+        cursor = self.conn.execute(statement.sql)
+        while batch := cursor.fetchmany(1000):
+            statement.rows += len(batch)
+        statement.offset = offset_of(statement.sql)
+
+
+class PgRunner:
+    def __init__(self, raw: Any) -> None:
+        self.cursor = raw.driver_connection.cursor()
+        self.cursor.execute("SET TRANSACTION READ ONLY")
+        self.cursor.execute("SET LOCAL statement_timeout = 10000")
+
+    def run(self, statement: Replayed) -> None:
+        if statement.phase == "refunds" or is_page(statement.phase):
+            self.cursor.execute("EXPLAIN (FORMAT JSON) " + statement.sql)
+            plan = self.cursor.fetchone()[0]
+            plan = json.loads(plan) if isinstance(plan, str) else plan
+            statement.full_scan = pg_full_scan(plan[0]["Plan"])
+        self.cursor.execute(statement.sql)
+        while batch := self.cursor.fetchmany(1000):
+            statement.rows += len(batch)
+        statement.offset = offset_of(statement.sql)
+
+
+def orders_names(sql: str) -> set[str]:
+    """`orders` and the aliases the statement gives it (SQLite's plan names the alias)."""
+    aliases = {m.lower() for m in ALIAS.findall(sql)} - NOT_ALIASES
+    return {"orders", *aliases}
+
+
+def sqlite_full_scan(details: list[str], names: set[str]) -> str | None:
+    """A `SCAN orders` line with no index: every row read (an index-ordered SCAN stops at
+    its LIMIT; a SEARCH reads only the matching range)."""
+    for detail in details:
+        words = detail.split()
+        scan = len(words) >= 2 and words[0] == "SCAN" and words[1].lower() in names
+        if scan and "INDEX" not in detail:
+            return detail
+    return None
+
+
+def pg_full_scan(node: dict[str, Any]) -> str | None:
+    if node.get("Node Type") == "Seq Scan" and node.get("Relation Name") == "orders":
+        return "Seq Scan on orders"
+    for child in node.get("Plans", ()):
+        found = pg_full_scan(child)
+        if found:
+            return found
+    return None
+
+
+def offset_of(sql: str) -> int:
+    found = OFFSET.findall(sql)
+    return max((int(n) for n in found), default=0)
+
+
+def rows_fetched(
+    judged: Judged, replayed: list[Replayed], scale: dict[str, float], output: dict[str, Any]
+) -> None:
+    total = 0.0
+    for phase in WIDGETS:
+        rows = sum(s.rows for s in replayed if s.phase == phase) * scale.get(phase, 1.0)
+        total += rows
+        shown = len(output.get(phase) or ())
+        if rows > max(4 * shown, shown + 100):
+            first = next((s for s in replayed if s.phase == phase), None)
+            at = f" at {first.where}" if first and first.where else ""
+            judged.notes.append(
+                ("rows_fetched", f"{phase} fetches {rows:,.0f} rows from the database to show "
+                 f"{shown}{at} — let the database filter and aggregate, and fetch only the "
+                 "answer")
+            )  # fmt: skip
+    judged.counters["rows_fetched"] = round(total)
+
+
+def filter_scans(judged: Judged, replayed: list[Replayed]) -> None:
+    scans = [s for s in replayed if s.phase == "refunds" and s.full_scan]
+    judged.counters["filter_full_scans"] = len(scans)
+    if scans:
+        at = f" at {scans[0].where}" if scans[0].where else ""
+        judged.notes.append(
+            ("filter_full_scans", f"orders filtered by status scan the whole table (plan: "
+             f"{scans[0].full_scan}{at}) — add an index on (status, created_at)")
+        )  # fmt: skip
+
+
+def feed(judged: Judged, replayed: list[Replayed]) -> None:
+    """Rows read per page (rows returned, plus those an OFFSET skipped), fitted against
+    the page's depth, and the pages whose plan reads all of orders."""
+    pages = page_costs(replayed)
+    slope = 0.0
+    if len(pages) >= 3:
+        slope = statistics.linear_regression(range(len(pages)), [p[0] for p in pages]).slope
+    judged.counters["feed_depth"] = round(slope, 2)
+    if slope > 1 and pages:
+        read, where = pages[-1]
+        at = f" at {where}" if where else ""
+        judged.notes.append(
+            ("feed_depth", f"page {len(pages)} reads {read:,} rows to show {PAGE_SIZE}{at} — "
+             "paginate by key: WHERE (created_at, id) < (:last_created_at, :last_id) "
+             "ORDER BY created_at DESC, id DESC LIMIT …")
+        )  # fmt: skip
+    scans = [s for s in replayed if is_page(s.phase) and s.full_scan]
+    judged.counters["feed_full_scans"] = len(scans)
+    if scans:
+        at = f" at {scans[0].where}" if scans[0].where else ""
+        judged.notes.append(
+            ("feed_full_scans", f"{len(scans)} feed pages read the whole orders table to show "
+             f"{PAGE_SIZE} rows (plan: {scans[0].full_scan}{at}) — add an index that matches "
+             "the feed's order, (created_at, id)")
+        )  # fmt: skip
+
+
+def is_page(phase: str) -> bool:
+    return phase.startswith(FEED + ":")
+
+
+def page_costs(replayed: list[Replayed]) -> list[tuple[int, str]]:
+    """(rows read, the learner's line) per feed page, in page order: the rows its
+    statements returned plus those an OFFSET made the database skip."""
+    pages: dict[str, list[Replayed]] = {}
+    for statement in replayed:
+        if is_page(statement.phase):
+            pages.setdefault(statement.phase, []).append(statement)
+    ordered = sorted(pages.items(), key=lambda item: int(item[0].rpartition(":")[2]))
+    return [(sum(s.rows + s.offset for s in group), group[0].where) for _, group in ordered]

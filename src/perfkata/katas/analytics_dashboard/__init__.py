@@ -88,18 +88,19 @@ KATA = define_kata(
         ),
         Check.of(
             "filter-index",
-            "refunds filter: full scans of orders",
-            "filter_full_scans",
+            "refunds filter: reads not narrowed by status",
+            "filter_scans",
             "==0",
             15,
-            "Declare an index whose first columns are the ones the filter compares.",
+            "Declare an index that starts with the column the filter compares with = "
+            "(status), then the range (created_at).",
         ),
         Check.of(
             "feed-index",
             "feed pages reading all of orders",
             "feed_full_scans",
             "==0",
-            10,
+            5,
             "Give the feed's ORDER BY an index to walk, so a page stops after its rows.",
         ),
         Check.of(
@@ -107,9 +108,19 @@ KATA = define_kata(
             "feed rows read per page deeper",
             "feed_depth",
             "<=1",
-            15,
+            10,
             "Page by key (the last row's created_at and id), not by OFFSET: a deep page "
             "must cost what the first one does.",
+        ),
+        Check.of(
+            "feed-rows",
+            "feed rows read beyond a page's 20",
+            "feed_excess_rows",
+            # keyset with a look-ahead row reads 21; OFFSET at page 20 reads 401, a page
+            # sliced out of every order in Python the whole table
+            "<=20",
+            10,
+            "Fetch one page from the database (LIMIT 21 after the cursor), not the table.",
         ),
         Check.of(
             "memory",

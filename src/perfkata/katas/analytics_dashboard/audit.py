@@ -39,6 +39,7 @@ class Replayed:
     rows: int = 0
     offset: int = 0
     full_scan: str | None = None  # the plan line that reads all of orders
+    unnarrowed: str | None = None  # the plan line that reads orders not narrowed by status
 
 
 @dataclass
@@ -50,7 +51,7 @@ class Judged:
 def audit(
     engine: Engine, log: list[list[str]], output: Any, size: int
 ) -> tuple[dict[str, float], list[tuple[str, str]]]:
-    """Counters (rows_fetched, filter_full_scans, feed_full_scans, feed_depth) and the
+    """Counters (rows_fetched, filter_scans, feed_full_scans, feed_depth …) and the
     diagnostics that explain them, from the log of one counted run."""
     replayed, scale = replay(engine, log)
     judged = Judged()
@@ -97,7 +98,9 @@ class SqliteRunner:
         self.ticks = 0
         if statement.phase == "refunds" or is_page(statement.phase):
             details = [row[3] for row in self.conn.execute("EXPLAIN QUERY PLAN " + statement.sql)]
-            statement.full_scan = sqlite_full_scan(details, orders_names(statement.sql))
+            names = orders_names(statement.sql)
+            statement.full_scan = sqlite_full_scan(details, names)
+            statement.unnarrowed = sqlite_unnarrowed(details, names)
         cursor = self.conn.execute(statement.sql)
         while batch := cursor.fetchmany(1000):
             statement.rows += len(batch)
@@ -116,6 +119,7 @@ class PgRunner:
             plan = self.cursor.fetchone()[0]
             plan = json.loads(plan) if isinstance(plan, str) else plan
             statement.full_scan = pg_full_scan(plan[0]["Plan"])
+            statement.unnarrowed = pg_unnarrowed(plan[0]["Plan"])
         self.cursor.execute(statement.sql)
         while batch := self.cursor.fetchmany(1000):
             statement.rows += len(batch)
@@ -136,6 +140,33 @@ def sqlite_full_scan(details: list[str], names: set[str]) -> str | None:
         scan = len(words) >= 2 and words[0] == "SCAN" and words[1].lower() in names
         if scan and "INDEX" not in detail:
             return detail
+    return None
+
+
+def sqlite_unnarrowed(details: list[str], names: set[str]) -> str | None:
+    """A line reading orders without `status=?` in its index search: a SCAN, or a SEARCH
+    on another column (every order of the week, refunded or not)."""
+    for detail in details:
+        words = detail.split()
+        reads = len(words) >= 2 and words[0] in ("SCAN", "SEARCH") and words[1].lower() in names
+        if reads and "status=" not in detail:
+            return detail
+    return None
+
+
+def pg_unnarrowed(node: dict[str, Any]) -> str | None:
+    """A node reading orders whose index condition does not compare status."""
+    if node.get("Relation Name") == "orders":
+        kind = node.get("Node Type", "")
+        condition = node.get("Index Cond") or node.get("Recheck Cond") or ""
+        if kind == "Seq Scan" or "status" not in condition:
+            index = f" using {node['Index Name']}" if node.get("Index Name") else ""
+            shown = f" ({condition})" if condition else ""
+            return f"{kind} on orders{index}{shown}"
+    for child in node.get("Plans", ()):
+        found = pg_unnarrowed(child)
+        if found:
+            return found
     return None
 
 
@@ -174,41 +205,66 @@ def rows_fetched(
 
 
 def filter_scans(judged: Judged, replayed: list[Replayed]) -> None:
-    scans = [s for s in replayed if s.phase == "refunds" and s.full_scan]
-    judged.counters["filter_full_scans"] = len(scans)
-    if scans:
-        at = f" at {scans[0].where}" if scans[0].where else ""
-        judged.notes.append(
-            ("filter_full_scans", f"orders filtered by status scan the whole table (plan: "
-             f"{scans[0].full_scan}{at}) — add an index on (status, created_at)")
-        )  # fmt: skip
+    """The refunds' statements whose plan reads orders without narrowing them by status:
+    a full scan, or a search on created_at alone (every order of the week)."""
+    bad = [s for s in replayed if s.phase == "refunds" and s.unnarrowed]
+    judged.counters["filter_scans"] = len(bad)
+    if not bad:
+        return
+    first = bad[0]
+    if first.full_scan:
+        message = (
+            f"orders filtered by status scan the whole table (plan: {first.full_scan}"
+            f"{at_line(first.where)}) — add an index on (status, created_at)"
+        )
+    else:
+        message = (
+            f"the refunds filter reads every order in the date range, refunded or not "
+            f"(plan: {first.unnarrowed}{at_line(first.where)}) — lead the index with the "
+            "column compared with =: (status, created_at)"
+        )
+    judged.notes.append(("filter_scans", message))
 
 
 def feed(judged: Judged, replayed: list[Replayed]) -> None:
-    """Rows read per page (rows returned, plus those an OFFSET skipped), fitted against
-    the page's depth, and the pages whose plan reads all of orders."""
+    """Rows read per page (rows returned, plus those an OFFSET skipped): fitted against
+    the page's depth, and the most any page read beyond the rows it shows; and the pages
+    whose plan reads all of orders."""
     pages = page_costs(replayed)
     slope = 0.0
-    if len(pages) >= 3:
-        slope = statistics.linear_regression(range(len(pages)), [p[0] for p in pages]).slope
+    full = pages[:-1]  # the last page may be short: fitted over the others
+    if len(full) >= 3:
+        slope = statistics.linear_regression(range(len(full)), [p[0] for p in full]).slope
     judged.counters["feed_depth"] = round(slope, 2)
-    if slope > 1 and pages:
+    excess = [read - PAGE_SIZE for read, _ in pages]
+    judged.counters["feed_excess_rows"] = max(excess, default=0)
+    if slope > 1:
         read, where = pages[-1]
-        at = f" at {where}" if where else ""
         judged.notes.append(
-            ("feed_depth", f"page {len(pages)} reads {read:,} rows to show {PAGE_SIZE}{at} — "
-             "paginate by key: WHERE (created_at, id) < (:last_created_at, :last_id) "
-             "ORDER BY created_at DESC, id DESC LIMIT …")
+            ("feed_depth", f"page {len(pages)} reads {read:,} rows to show {PAGE_SIZE}"
+             f"{at_line(where)} — paginate by key: WHERE (created_at, id) < "
+             "(:last_created_at, :last_id) ORDER BY created_at DESC, id DESC LIMIT …")
+        )  # fmt: skip
+    elif excess and max(excess) > PAGE_SIZE:
+        worst = excess.index(max(excess))
+        read, where = pages[worst]
+        judged.notes.append(
+            ("feed_excess_rows", f"page {worst + 1} fetches {read:,} rows to show "
+             f"{PAGE_SIZE}{at_line(where)} — ask the database for one page: "
+             f"LIMIT {PAGE_SIZE + 1} after the cursor")
         )  # fmt: skip
     scans = [s for s in replayed if is_page(s.phase) and s.full_scan]
     judged.counters["feed_full_scans"] = len(scans)
     if scans:
-        at = f" at {scans[0].where}" if scans[0].where else ""
         judged.notes.append(
             ("feed_full_scans", f"{len(scans)} feed pages read the whole orders table to show "
-             f"{PAGE_SIZE} rows (plan: {scans[0].full_scan}{at}) — add an index that matches "
-             "the feed's order, (created_at, id)")
+             f"{PAGE_SIZE} rows (plan: {scans[0].full_scan}{at_line(scans[0].where)}) — add "
+             "an index that matches the feed's order, (created_at, id)")
         )  # fmt: skip
+
+
+def at_line(where: str) -> str:
+    return f" at {where}" if where else ""
 
 
 def is_page(phase: str) -> bool:

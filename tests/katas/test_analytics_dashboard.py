@@ -14,7 +14,8 @@ from perfkata.grader.grade import solution_paths
 from perfkata.grader.parent_audit import sqlite_opener
 from perfkata.grader.worker import WorkerState, measure_size, op_load
 from perfkata.katas.analytics_dashboard import KATA, data
-from perfkata.katas.analytics_dashboard.models import Order
+from perfkata.katas.analytics_dashboard.audit import audit
+from perfkata.katas.analytics_dashboard.models import Base, Order
 from perfkata.katas.analytics_dashboard.workload import verify_dashboard
 
 SEED = 5
@@ -127,4 +128,14 @@ def test_a_database_outside_the_workers_scratch_is_refused(tmp_path):
         sqlite_opener("/etc/passwd", tmp_path)
     opened = sqlite_opener(str(tmp_path / "kata.sqlite3"), tmp_path)
     assert opened is not None and "mode=ro" in str(opened().url)
-    assert create_engine  # the opener builds its own engine
+
+
+def test_refunds_answered_without_a_query_of_their_own_count_as_unindexed(tmp_path):
+    # Given a run whose refunds() sent nothing (served from rows another widget read)
+    engine = create_engine(f"sqlite:///{tmp_path / 'shop.sqlite3'}")
+    Base.metadata.create_all(engine)
+    log = [["revenue_by_day", "SELECT id, status, created_at FROM orders", "dashboard.py:9"]]
+    # When the parent judges the log, Then the filter check fails and says why
+    counters, notes = audit(engine, log, {"refunds": []}, SMALL)
+    assert counters["filter_scans"] == 1
+    assert dict(notes)["filter_scans"].startswith("refunds() ran no query of its own")

@@ -139,3 +139,15 @@ def test_refunds_answered_without_a_query_of_their_own_count_as_unindexed(tmp_pa
     counters, notes = audit(engine, log, {"refunds": []}, SMALL)
     assert counters["filter_scans"] == 1
     assert dict(notes)["filter_scans"].startswith("refunds() ran no query of its own")
+
+
+def test_a_statement_that_cannot_be_replayed_counts_as_reading_every_order(tmp_path):
+    # Given rows read from a temporary table of the learner's own connection
+    engine = create_engine(f"sqlite:///{tmp_path / 'shop.sqlite3'}")
+    Base.metadata.create_all(engine)
+    log = [["refunds", "SELECT id FROM mine_only", "dashboard.py:12"]]
+    # When the parent replays it, Then it fails the checks it could have passed
+    counters, notes = audit(engine, log, {"refunds": []}, SMALL)
+    assert counters["unreplayable_statements"] == 1 and counters["filter_scans"] == 1
+    assert counters["rows_fetched"] == SMALL
+    assert any("(no such table: mine_only at dashboard.py:12)" in m for _, m in notes)

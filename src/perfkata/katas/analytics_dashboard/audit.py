@@ -40,6 +40,7 @@ class Replayed:
     offset: int = 0
     full_scan: str | None = None  # the plan line that reads all of orders
     unnarrowed: str | None = None  # the plan line that reads orders not narrowed by status
+    failed: str | None = None  # why it could not be replayed (a temp table, the budget)
 
 
 @dataclass
@@ -53,15 +54,18 @@ def audit(
 ) -> tuple[dict[str, float], list[tuple[str, str]]]:
     """Counters (rows_fetched, filter_scans, feed_full_scans, feed_depth …) and the
     diagnostics that explain them, from the log of one counted run."""
-    replayed, scale = replay(engine, log)
+    replayed, scale = replay(engine, log, size)
     judged = Judged()
+    unreplayable(judged, replayed)
     rows_fetched(judged, replayed, scale, output if isinstance(output, dict) else {})
     filter_scans(judged, replayed)
     feed(judged, replayed)
     return judged.counters, judged.notes
 
 
-def replay(engine: Engine, log: list[list[str]]) -> tuple[list[Replayed], dict[str, float]]:
+def replay(
+    engine: Engine, log: list[list[str]], size: int
+) -> tuple[list[Replayed], dict[str, float]]:
     """Each read in the log, run again: rows counted, plans read where they are judged.
     Returns them and, per phase, how many logged statements each replayed one stands for."""
     per_phase: dict[str, int] = defaultdict(int)
@@ -76,7 +80,7 @@ def replay(engine: Engine, log: list[list[str]]) -> tuple[list[Replayed], dict[s
     try:
         runner = SqliteRunner(raw) if engine.dialect.name == "sqlite" else PgRunner(raw)
         for statement in chosen:
-            runner.run(statement)
+            runner.replay(statement, size)
     finally:
         raw.rollback()
         raw.close()
@@ -84,7 +88,28 @@ def replay(engine: Engine, log: list[list[str]]) -> tuple[list[Replayed], dict[s
     return chosen, scale
 
 
-class SqliteRunner:
+class Runner:
+    """Replays one statement; one it cannot (a temporary table of the learner's
+    connection, a statement over the work budget) counts as reading every order and as
+    a full scan: what cannot be checked is never a pass."""
+
+    def run(self, statement: Replayed) -> None:
+        raise NotImplementedError
+
+    def replay(self, statement: Replayed, size: int) -> None:
+        try:
+            self.run(statement)
+        except Exception as exc:  # the driver's error, whichever driver
+            statement.failed = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            statement.rows, statement.offset = size, 0
+            statement.full_scan = statement.unnarrowed = "could not be replayed"
+            self.recover()
+
+    def recover(self) -> None:
+        """After a failed statement: ready for the next one."""
+
+
+class SqliteRunner(Runner):
     def __init__(self, raw: Any) -> None:
         self.conn = raw.driver_connection
         self.ticks = 0
@@ -107,11 +132,18 @@ class SqliteRunner:
         statement.offset = offset_of(statement.sql)
 
 
-class PgRunner:
+class PgRunner(Runner):
     def __init__(self, raw: Any) -> None:
         self.cursor = raw.driver_connection.cursor()
         self.cursor.execute("SET TRANSACTION READ ONLY")
         self.cursor.execute("SET LOCAL statement_timeout = 10000")
+
+    def replay(self, statement: Replayed, size: int) -> None:
+        self.cursor.execute("SAVEPOINT replay")  # a failed statement aborts only itself
+        super().replay(statement, size)
+
+    def recover(self) -> None:
+        self.cursor.execute("ROLLBACK TO SAVEPOINT replay")
 
     def run(self, statement: Replayed) -> None:
         if statement.phase == "refunds" or is_page(statement.phase):
@@ -202,6 +234,18 @@ def rows_fetched(
                  "answer")
             )  # fmt: skip
     judged.counters["rows_fetched"] = round(total)
+
+
+def unreplayable(judged: Judged, replayed: list[Replayed]) -> None:
+    failed = [s for s in replayed if s.failed]
+    judged.counters["unreplayable_statements"] = len(failed)
+    if failed:
+        first = failed[0]
+        judged.notes.append(
+            ("rows_fetched", f"perfkata could not replay {len(failed)} of your statements "
+             f"({first.failed}{at_line(first.where)}), so each counts as reading every "
+             "order: query the kata's tables themselves, within the work one page needs")
+        )  # fmt: skip
 
 
 def filter_scans(judged: Judged, replayed: list[Replayed]) -> None:

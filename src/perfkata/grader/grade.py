@@ -29,6 +29,7 @@ from perfkata.grader.database import (
 )
 from perfkata.grader.diagnostics import N_PLUS_ONE, Diagnostic
 from perfkata.grader.loading import check_syntax
+from perfkata.grader.parent_audit import Opener, judge_logged, postgres_opener, sqlite_opener
 from perfkata.grader.process import (
     DEFAULT_MEMORY_LIMIT,
     DEFAULT_TIMEOUT,
@@ -332,9 +333,11 @@ def judged(
 
 
 class Workers(dict[str, WorkerProcess]):
-    """A pool's workers by variant, and each one's counting proxies (PostgreSQL/Redis)."""
+    """A pool's workers by variant, each one's counting proxies (PostgreSQL/Redis), and
+    how the parent opens each one's database to judge logged statements (parent_audit)."""
 
     proxies: dict[str, WorkerProxies]
+    databases: dict[str, Opener | None]
 
 
 def start_proxies(
@@ -422,7 +425,7 @@ def worker_pool(
         # unwound first: every worker is asked to exit before the first close() waits
         stack.callback(ask_all_to_exit, list(workers.values()))
         options.progress("starting", 0, 1)
-        broadcast(
+        loaded = broadcast(
             workers,
             lambda v: {
                 "op": "load",
@@ -435,6 +438,12 @@ def worker_pool(
                 "seal": SEAL,  # every reply of the worker's own carries it back
             },
         )
+        workers.databases = {
+            v: postgres_opener(options.db_url, schemas[v])
+            if options.db_url
+            else sqlite_opener(loaded[v].get("database"), workers[v].scratch)
+            for v in variants
+        }
         yield workers
 
 
@@ -533,7 +542,14 @@ def measure_all(
     # instead (a second build of 10,000 rows costs seconds, and a job that skips its
     # work leaves the wrong rows behind all the same).
     memory_seed = seed if kata.mutates_data else derived_seed(seed, 1)
-    replies = counted_in_steps(kata, counting, getattr(workers, "proxies", {}), seed, memory_seed)
+    replies = counted_in_steps(
+        kata,
+        counting,
+        getattr(workers, "proxies", {}),
+        seed,
+        memory_seed,
+        getattr(workers, "databases", {}),
+    )
     progress("counting statements", 1, 1)
     datasets = datasets or Datasets(kata)
     measurements = dict(found)
@@ -558,10 +574,13 @@ def counted_in_steps(
     proxies: dict[str, WorkerProxies],
     seed: int,
     memory_seed: int,
+    databases: dict[str, Opener | None] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Every size in steps — the data built, the counted run, the memory pass — so what
     the proxies count between the build's reply and the run's is the counted run's alone
-    (entry["server"]). The windows are the parent's: nothing the worker sends moves them."""
+    (entry["server"]). The windows are the parent's: nothing the worker sends moves them.
+    A run's logged statements are judged on its database before the memory pass
+    rebuilds it (grader/parent_audit.py)."""
     replies: dict[str, dict[str, Any]] = {v: {"sizes": []} for v in workers}
     for size in kata.sizes:
         prepare = {"op": "prepare", "size": size, "seed": seed}
@@ -570,6 +589,7 @@ def counted_in_steps(
         for v, entry in broadcast(workers, lambda v: {"op": "count"}).items():
             if v in proxies:
                 entry["server"] = difference(proxies[v].counts(), before[v])
+            judge_logged(kata, entry, (databases or {}).get(v))
             replies[v]["sizes"].append(entry)
         # Memory costs a traced run: only at the sizes the rubric judges, never for the starter.
         traced = {v: w for v, w in workers.items() if v != "starter" and size in kata.memory_sizes}

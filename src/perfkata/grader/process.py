@@ -253,6 +253,11 @@ class WorkerProcess:
         self._exiting = False  # "exit" sent: only its end is awaited
         self._closed = False
 
+    @property
+    def scratch(self) -> Path:
+        """The folder the worker may write (its TMPDIR): its SQLite database lies in it."""
+        return self._scratch
+
     def send(self, request: dict[str, Any]) -> None:
         assert self._proc.stdin is not None
         try:

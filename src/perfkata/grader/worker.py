@@ -36,6 +36,7 @@ from perfkata.bench.probes.lazyloads import LazyLoadProbe
 from perfkata.bench.probes.memory import AllocationProbe
 from perfkata.bench.probes.queries import DRIVER_FEED, QueryProbe
 from perfkata.bench.probes.reloads import ColumnReloadProbe
+from perfkata.bench.probes.statement_log import StatementLog
 from perfkata.bench.sourceline import LearnerFiles
 from perfkata.errors import LearnerCodeError
 from perfkata.grader.database import Snapshots, service_error_reply, worker_engine
@@ -92,7 +93,9 @@ def op_load(state: WorkerState, req: dict[str, Any]) -> dict[str, Any]:
         state.evidence.freeze({"worker OPS": OPS})
     state.module = load_module(state.path, state.kata.entry_points)
     state.backends = Backends(req.get("db_url"), req.get("redis_url"), state.scratch)
-    return {"pid": os.getpid()}
+    # where the parent finds the SQLite file to judge logged statements on (parent_audit)
+    database = state.engine.url.database if state.engine.dialect.name == "sqlite" else None
+    return {"pid": os.getpid(), "database": database}
 
 
 def rebuild(state: WorkerState, size: int, seed: int, keep: bool = False) -> None:
@@ -115,14 +118,17 @@ def rebuild(state: WorkerState, size: int, seed: int, keep: bool = False) -> Non
 
 
 def run_once(
-    state: WorkerState, services: Mapping[str, Any], workload: Workload | None = None
+    state: WorkerState,
+    services: Mapping[str, Any],
+    workload: Workload | None = None,
+    statement_log: StatementLog | None = None,
 ) -> tuple[Any, RunEnv]:
     """One call of a workload with a fresh session; returns its output and its RunEnv
     (the counters and notes it recorded)."""
     kata, module, engine = state.ready()
     doing = f"running {', '.join(kata.entry_points)}"
     with Session(engine) as session, learner_errors(state.files, doing):
-        env = RunEnv(engine, session, services, *state.dataset)
+        env = RunEnv(engine, session, services, *state.dataset, statement_log=statement_log)
         output = (workload or kata.workload)(module, env)
     return output, env
 
@@ -179,12 +185,14 @@ def op_count(state: WorkerState, req: dict[str, Any]) -> dict[str, Any]:
     size = state.dataset[0]
     queries, lazy, eager = QueryProbe(), LazyLoadProbe(), UnusedEagerProbe()
     reloads, joined = ColumnReloadProbe(), JoinedRowsProbe()
+    # the statements themselves, for a kata the parent judges them for (their plans, rows)
+    log = StatementLog() if kata.extras.get("statement_log") else None
     ctx = probe_context(state)
     evidence = state.evidence
-    probes = [queries, lazy, eager, reloads, joined]
+    probes = [queries, lazy, eager, reloads, joined, *([log] if log else [])]
     with state.services() as services, probe_run(probes, ctx) as counters:
         before = evidence.driver() if evidence else 0
-        output, env = run_once(state, services)
+        output, env = run_once(state, services, statement_log=log)
         driven = evidence.driver() - before if evidence else None
     counters.update(env.counters)
     fixes = lazy.fixes() if counters.get("lazy_loads") else []
@@ -197,6 +205,8 @@ def op_count(state: WorkerState, req: dict[str, Any]) -> dict[str, Any]:
         "diagnostics": collect_diagnostics(queries, lazy, eager, size, reloads, advice, joined)
         + noted(env),
     }
+    if log is not None:
+        reply["statement_log"] = log.entries
     if evidence is not None:  # the hook's own count, for the parent to compare
         evidence.verify()
         reply["integrity"] = {"driver_statements": driven}

@@ -69,9 +69,18 @@ class RunEnv:
     seed: int = 0
     counters: dict[str, float] = field(default_factory=dict)
     notes: list[tuple[str, str]] = field(default_factory=list)  # (metric, diagnostic)
+    # the counted run's statement log (bench/probes/statement_log.py) where the kata keeps
+    # one (extras["statement_log"]); None in every other run
+    statement_log: Any = None
 
     def record(self, name: str, value: float) -> None:
         self.counters[name] = value
+
+    def phase(self, name: str) -> None:
+        """Statements from now on belong to `name` (a widget, a page), for the kata's
+        judgement of each one's plan and rows in the parent; a no-op without a log."""
+        if self.statement_log is not None:
+            self.statement_log.phase = name
 
     def note(self, metric: str, message: str) -> None:
         """A diagnostic shown under the checks on `metric` when they fail."""

@@ -495,7 +495,7 @@ def counted_in_steps(
         prepare = {"op": "prepare", "size": size, "seed": seed}
         broadcast(workers, lambda v: prepare)  # noqa: B023 — called before the loop moves on
         before = {v: proxies[v].counts() for v in workers if v in proxies}
-        for v, entry in broadcast(workers, lambda v: {"op": "count"}).items():
+        for v, entry in counted_run(kata, workers, size, seed).items():
             if v in proxies:
                 entry["server"] = difference(proxies[v].counts(), before[v])
             replies[v]["sizes"].append(entry)
@@ -509,6 +509,20 @@ def counted_in_steps(
         replies[v]["sizes"][-1]["diagnostics"] += extra["diagnostics"]
         replies[v]["tampering"] = extra.get("tampering")  # every event the hook recorded
     return replies
+
+
+def counted_run(
+    kata: Kata, workers: dict[str, WorkerProcess], size: int, seed: int
+) -> dict[str, dict[str, Any]]:
+    """Each worker's counted run on the data in place. A kata that drives its run from this
+    process (extras["driven"]: http-caching's clients, caches and oracle) sends the worker
+    one step at a time and builds the same reply itself; the learner's first, then the
+    others, one after another."""
+    driven = kata.extras.get("driven")
+    if driven is None:
+        return broadcast(workers, lambda v: {"op": "count"})
+    order = sorted(workers, key=lambda v: v != "learner")
+    return {v: guarded(v, partial(driven, workers[v].call, size, seed)) for v in order}
 
 
 def server_count(kata: Kata, entry: dict[str, Any]) -> str | None:

@@ -1,0 +1,180 @@
+"""The grader's side of the wire: the clients, their private caches, the shared cache (a
+CDN) and the transport that carries each request that reaches the origin to the
+learner's app in its worker process — all in the grader's process, out of the learner's
+reach.
+
+The caches are hishel's RFC 9111 state machine over httpx (`CacheOptions(shared=True)`
+for the CDN, `shared=False` for each user's browser), each over its own SQLite store.
+tests/katas/test_http_caching_rfc.py checks, clause by clause, that the installed hishel
+honours what a shared cache must (private, s-maxage, Vary, no-store, Authorization).
+Time is the stream's clock: hishel reads `time.time()` from its spec module, which is
+pointed at the stream's clock while a world is open, and the origin stamps each
+response with a `Date` from the same clock (as a server does), from which ages follow.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import hishel
+import httpx
+from hishel._core import _spec as hishel_spec
+from hishel.httpx import CacheTransport
+
+from perfkata.katas.http_caching.server import HOST
+
+Call = Callable[[dict[str, Any]], Any]  # one request to the worker -> its result
+
+
+class StreamClock:
+    """Whole seconds; moved by the replay only."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+
+@dataclass
+class Exchange:
+    """One request that reached the app, as the wire carried it."""
+
+    path: str
+    request_headers: dict[str, str]
+    status: int
+    headers: httpx.Headers
+    body: bytes
+    renders: int
+
+    @property
+    def wire_bytes(self) -> int:
+        head = sum(len(k) + len(v) + 4 for k, v in self.headers.multi_items())
+        return len(self.body) + head
+
+    @property
+    def conditional(self) -> bool:
+        names = {k.lower() for k in self.request_headers}
+        return bool(names & {"if-none-match", "if-modified-since"})
+
+
+@dataclass
+class Tally:
+    """What the current client request caused below the client."""
+
+    reached_shared: bool = False
+    exchanges: list[Exchange] = field(default_factory=list)
+
+
+class OriginTransport(httpx.BaseTransport):
+    """Forwards a request to the learner's app in the worker (op "request")."""
+
+    def __init__(self, call: Call, clock: StreamClock, tally: Callable[[], Tally]) -> None:
+        self.call, self.clock, self.tally = call, clock, tally
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in DROPPED}
+        path = request.url.raw_path.decode("ascii")
+        reply = self.call(
+            {
+                "op": "kata",
+                "name": "request",
+                "args": {"path": path, "headers": headers},
+                "between": True,
+            }
+        )
+        body = str(reply["body"]).encode("latin-1")
+        response_headers = httpx.Headers([(str(k), str(v)) for k, v in reply["headers"]])
+        # The server stamps every response with its clock, the stream's (Werkzeug's
+        # make_conditional adds a Date from the wall clock, which the stream does not follow)
+        response_headers["Date"] = formatdate(self.clock.now, usegmt=True)
+        response_headers.pop("content-length", None)
+        exchange = Exchange(
+            path, headers, int(reply["status"]), response_headers, body, int(reply["renders"])
+        )
+        self.tally().exchanges.append(exchange)
+        return httpx.Response(exchange.status, headers=response_headers, content=body)
+
+
+# httpx adds these; the app never needs them and a real client varies in them
+DROPPED = frozenset(
+    {"host", "accept", "accept-encoding", "connection", "user-agent", "content-length"}
+)
+
+
+class SharedEntry(httpx.BaseTransport):
+    """Marks that a client request got past the user's private cache."""
+
+    def __init__(self, inner: httpx.BaseTransport, tally: Callable[[], Tally]) -> None:
+        self.inner, self.tally = inner, tally
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.tally().reached_shared = True
+        return self.inner.handle_request(request)
+
+
+@contextmanager
+def stream_time(clock: StreamClock) -> Iterator[None]:
+    """hishel's spec module reads `time.time()` for ages and heuristics: the stream's now."""
+    real = vars(hishel_spec)["time"]
+    setattr(hishel_spec, "time", SimpleNamespace(time=clock.time))  # noqa: B010
+    try:
+        yield
+    finally:
+        setattr(hishel_spec, "time", real)  # noqa: B010
+
+
+def store(folder: Path, name: str, stack: ExitStack) -> hishel.SqliteStorage:
+    connection = sqlite3.connect(folder / f"{name}.sqlite3", check_same_thread=False)
+    stack.callback(connection.close)
+    return hishel.SqliteStorage(connection=connection)
+
+
+class World:
+    """One client per user (its Authorization and Accept-Language sent on every request),
+    each behind its own private cache, all behind one shared cache, behind the origin."""
+
+    def __init__(self, call: Call, clock: StreamClock, users: list[dict[str, Any]]) -> None:
+        self.call, self.clock, self.users = call, clock, users
+        self.current = Tally()
+        self.clients: dict[int, httpx.Client] = {}
+
+    @contextmanager
+    def opened(self) -> Iterator[World]:
+        with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="perfkata-http-") as tmp:
+            folder = Path(tmp)
+            stack.enter_context(stream_time(self.clock))
+            origin = OriginTransport(self.call, self.clock, lambda: self.current)
+            shared = CacheTransport(
+                origin, storage=store(folder, "shared", stack), rfc=hishel.CacheOptions(shared=True)
+            )
+            entry = SharedEntry(shared, lambda: self.current)
+            for user in self.users:
+                private = CacheTransport(
+                    entry,
+                    storage=store(folder, f"user-{user['id']}", stack),
+                    rfc=hishel.CacheOptions(shared=False),
+                )
+                headers = {
+                    "Authorization": f"Bearer {user['token']}",
+                    "Accept-Language": user["lang"],
+                }
+                client = httpx.Client(transport=private, base_url=HOST, headers=headers)
+                stack.callback(client.close)
+                self.clients[user["id"]] = client
+            yield self
+
+    def get(self, user: int, path: str) -> tuple[httpx.Response, Tally]:
+        """What the user's client ends up with, and what happened below it."""
+        self.current = Tally()
+        response = self.clients[user].get(path)
+        response.read()
+        return response, self.current

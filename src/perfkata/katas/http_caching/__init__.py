@@ -166,7 +166,7 @@ KATA = define_kata(
         ),
         Check.of(
             "renders",
-            "renders per request",
+            "renders per catalog request",
             "renders_per_request",
             "<=1.5*ref",
             10,
@@ -175,7 +175,7 @@ KATA = define_kata(
         ),
         Check.of(
             "bytes",
-            "bytes over the wire per request",
+            "bytes over the wire per catalog request",
             "bytes_per_request",
             "<=1.5*ref",
             10,

@@ -17,6 +17,16 @@ ADJECTIVES = ("Quiet", "Swift", "Sturdy", "Compact", "Ergonomic", "Wireless", "C
 THINGS = ("Keyboard", "Mouse", "Monitor", "Cable", "Chair", "Desk", "Lamp", "Headset")
 NAMES = ("Ada", "Bo", "Chen", "Dara", "Emil", "Fatou", "Gus", "Hana", "Ines", "Jon")
 WORDS = ("solid", "flimsy", "great value", "arrived late", "as described", "would buy again")
+PHRASES = (
+    "Built to last through years of daily use in a busy office.",
+    "Ships in recycled packaging with a two-year warranty.",
+    "Tested by our team for a full month before it joined the catalog.",
+    "Pairs well with the rest of the range; spare parts are stocked.",
+    "Quiet in operation, easy to clean, and simple to set up.",
+    "Designed in Lisbon and assembled in Porto by a family business.",
+    "Our customers' favourite for small desks and shared spaces.",
+    "Every unit is inspected twice before it leaves the warehouse.",
+)
 
 
 class Base(DeclarativeBase):
@@ -54,6 +64,7 @@ def generate(size: int, seed: int) -> ShopData:
                 "name": f"{rng.choice(ADJECTIVES)} {rng.choice(THINGS)} {rng.randrange(100, 999)}",
                 "price_cents": rng.randrange(500, 50_000),
                 "stock": rng.randrange(0, 30),
+                "description": " ".join(rng.sample(PHRASES, 6)),
                 "version": 1,
                 "updated_at": START_TIME,
             }
@@ -69,7 +80,7 @@ def new_review(review_id: int, product_id: int, rng: random.Random, now: int) ->
         "product_id": product_id,
         "user_id": rng.randint(1, USERS),
         "rating": rng.choices((1, 2, 3, 4, 5), (1, 1, 2, 4, 5))[0],
-        "text": rng.choice(WORDS),
+        "text": f"{rng.choice(WORDS).capitalize()}. {rng.choice(PHRASES)}",
         "version": 1,
         "updated_at": now,
     }

@@ -17,6 +17,9 @@ from perfkata.katas.http_caching.oracle import LIMITS, Expected, Oracle, parsed,
 from perfkata.katas.http_caching.stream import Event, stream
 from perfkata.katas.http_caching.world import Call, Exchange, StreamClock, Tally, World
 
+# how the gate's first faults are told, the gravest first
+ORDER = ("leak", "vary", "lifetime", "stale", "wrong")
+
 
 def cache_control(headers: httpx.Headers) -> dict[str, str]:
     found: dict[str, str] = {}
@@ -90,6 +93,8 @@ class Judge:
     first: dict[str, str] = field(default_factory=dict)
     seen: dict[tuple[str, str, str], Any] = field(default_factory=dict)  # validator -> body
     lifetimes_said: set[str] = field(default_factory=set)
+    # the caching headers each address last answered with (200 or 304): what diagnostics quote
+    answered: dict[str, httpx.Headers] = field(default_factory=dict)
 
     def now(self) -> int:
         return int(self.clock.now - START_TIME)
@@ -114,6 +119,8 @@ class Judge:
         stats.renders += exchange.renders
         stats.wire_bytes += exchange.wire_bytes
         stats.last_headers = exchange.headers
+        if exchange.status in (200, 304):
+            self.answered[exchange.path] = exchange.headers
         has = {"etag", "last-modified"} & {k.lower() for k in exchange.headers}
         stats.validators = stats.validators or bool(has)
         if exchange.status == 304:
@@ -171,7 +178,7 @@ class Judge:
         body = parsed(got.content)
         where = f"at request {number}"
         route = route_of(event.path)
-        headers = self.routes[route].last_headers or got.headers
+        headers = self.answered.get(event.path, got.headers)
         if expected.status == 403:
             owner = self.oracle.owner_of(body)
             if got.status_code == 200 and owner is not None:
@@ -290,8 +297,7 @@ def reply(judge: Judge, size: int, data: ShopData, closed: dict[str, Any]) -> di
 
     found = counters(judge, int(closed.get("renders", 0)))
     wrong = sum(judge.violations.values())
-    order = ("leak", "vary", "stale", "lifetime", "wrong")
-    firsts = [judge.first[k] for k in order if k in judge.first]
+    firsts = [judge.first[k] for k in ORDER if k in judge.first]
     output = {
         "violations": wrong,
         "first": firsts,

@@ -87,7 +87,7 @@ WORKER_OPS = {"open": op_open, "request": op_request, "edit": op_edit, "close": 
 
 
 # --- timing: revalidations, in the worker -------------------------------------------
-TIMED_REQUESTS = 24
+TIMED_REQUESTS = 30
 
 
 def timed_plan(size: int, seed: int) -> list[tuple[str, dict[str, str]]]:

@@ -82,7 +82,7 @@ def stream(size: int, data: ShopData, seed: int) -> tuple[Event, ...]:
     rng = random.Random(seed * 7 + 1)
     hot = list(range(1, size + 1))
     rng.shuffle(hot)
-    weights = [1 / (rank + 1) for rank in range(size)]  # a few products are most of the reads
+    weights = [1 / (rank + 1) ** 1.4 for rank in range(size)]  # a few products: most reads
     timeline = Timeline()
     reviews = {r["id"]: (r["product_id"], r["user_id"]) for r in data.reviews}
     edits = sorted(rng.sample(range(20, STREAM_SECONDS - 10), STREAM_SECONDS // EDIT_EVERY))

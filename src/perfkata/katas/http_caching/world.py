@@ -110,15 +110,47 @@ DROPPED = frozenset(
 )
 
 
-class SharedEntry(httpx.BaseTransport):
-    """Marks that a client request got past the user's private cache."""
+class VariantStorage(hishel.SqliteStorage):
+    """hishel's store, handing the state machine only the stored responses whose Vary'd
+    request headers match the request in hand (`asking`). RFC 9111 §4.1 lets a cache
+    either revalidate a non-matching variant or forward the request as a miss; hishel 2.0
+    revalidates it with the new request's headers, and with Last-Modified alone a 304
+    then confirms the *other* language's copy. Varnish and CDNs keep variants apart, as
+    this does: a variant is served or revalidated only for requests it matches."""
 
-    def __init__(self, inner: httpx.BaseTransport, tally: Callable[[], Tally]) -> None:
-        self.inner, self.tally = inner, tally
+    asking: httpx.Headers | None = None
+
+    def get_entries(self, key: str) -> list[hishel.Entry]:
+        entries = super().get_entries(key)
+        if self.asking is None:
+            return entries
+        return [entry for entry in entries if same_variant(entry, self.asking)]
+
+
+def same_variant(entry: hishel.Entry, asking: httpx.Headers) -> bool:
+    names = [n.strip().lower() for n in entry.response.headers.get("vary", "").split(",")]
+    if "*" in names:
+        return False
+    stored = entry.request.headers
+    return all(stored.get(name) == asking.get(name) for name in names if name)
+
+
+class SharedEntry(httpx.BaseTransport):
+    """Marks that a client request got past the user's private cache, and tells the
+    shared cache's store which request it is looking up entries for."""
+
+    def __init__(
+        self, inner: httpx.BaseTransport, storage: VariantStorage, tally: Callable[[], Tally]
+    ) -> None:
+        self.inner, self.storage, self.tally = inner, storage, tally
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         self.tally().reached_shared = True
-        return self.inner.handle_request(request)
+        self.storage.asking = request.headers
+        try:
+            return self.inner.handle_request(request)
+        finally:
+            self.storage.asking = None
 
 
 @contextmanager
@@ -132,10 +164,10 @@ def stream_time(clock: StreamClock) -> Iterator[None]:
         setattr(hishel_spec, "time", real)  # noqa: B010
 
 
-def store(folder: Path, name: str, stack: ExitStack) -> hishel.SqliteStorage:
+def store(folder: Path, name: str, stack: ExitStack) -> VariantStorage:
     connection = sqlite3.connect(folder / f"{name}.sqlite3", check_same_thread=False)
     stack.callback(connection.close)
-    return hishel.SqliteStorage(connection=connection)
+    return VariantStorage(connection=connection)
 
 
 class World:
@@ -153,10 +185,9 @@ class World:
             folder = Path(tmp)
             stack.enter_context(stream_time(self.clock))
             origin = OriginTransport(self.call, self.clock, lambda: self.current)
-            shared = CacheTransport(
-                origin, storage=store(folder, "shared", stack), rfc=hishel.CacheOptions(shared=True)
-            )
-            entry = SharedEntry(shared, lambda: self.current)
+            storage = store(folder, "shared", stack)
+            shared = CacheTransport(origin, storage=storage, rfc=hishel.CacheOptions(shared=True))
+            entry = SharedEntry(shared, storage, lambda: self.current)
             for user in self.users:
                 private = CacheTransport(
                     entry,

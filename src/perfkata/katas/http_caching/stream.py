@@ -85,7 +85,9 @@ def stream(size: int, data: ShopData, seed: int) -> tuple[Event, ...]:
     weights = [1 / (rank + 1) ** 1.4 for rank in range(size)]  # a few products: most reads
     timeline = Timeline()
     reviews = {r["id"]: (r["product_id"], r["user_id"]) for r in data.reviews}
-    edits = sorted(rng.sample(range(20, STREAM_SECONDS - 10), STREAM_SECONDS // EDIT_EVERY))
+    # every edit early enough for its last re-read to fall inside the stream
+    last = STREAM_SECONDS - REREADS_AFTER_EDIT[-1] - 5
+    edits = sorted(rng.sample(range(20, last), STREAM_SECONDS // EDIT_EVERY))
     kinds = ("price", "review", "review_edit", "rename")
     for number, at in enumerate(edits):
         edit = make_edit(kinds[number % len(kinds)], rng, hot[: size // 4], reviews, at)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from perfkata.katas.http_caching.data import ShopData
-from perfkata.katas.http_caching.shop import Shop
+from perfkata.katas.http_caching.shop import Shop, remembered_summary
 from perfkata.katas.http_caching.stream import affected_paths, describe_edit
 
 # The shop's freshness rule (the brief's): how late a client may see a change, by route.
@@ -51,7 +51,7 @@ class Expected:
 
 class Oracle:
     def __init__(self, data: ShopData) -> None:
-        self.shop = Shop(data)
+        self.shop = Shop(data, remembered_summary)
         self.current: dict[Key, Any] = {}
         self.history: dict[Key, list[Past]] = defaultdict(list)
 

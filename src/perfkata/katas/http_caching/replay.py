@@ -283,12 +283,13 @@ def replay(call: Call, size: int, seed: int) -> dict[str, Any]:
             clock.now = START_TIME + event.at
             if event.is_edit:
                 edit = {**event.edit, "at": int(clock.now)}
-                call({"op": "kata", "name": "edit", "args": {"edit": edit}, "between": True})
+                world.pending_edits.append(edit)  # sent with the next request to the app
                 judge.oracle.edit(edit, event.at, number)
                 continue
             got, tally = world.get(event.user, event.path)
             judge.response(number, event, langs[event.user], got, tally)
-    closed = call({"op": "kata", "name": "close", "args": {}})
+        edits = world.pending_edits
+    closed = call({"op": "kata", "name": "close", "args": {"edits": edits}})
     return reply(judge, size, data, closed)
 
 

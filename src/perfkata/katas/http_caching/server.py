@@ -60,7 +60,10 @@ def op_open(module: ModuleType, store: dict[str, Any], args: dict[str, Any]) -> 
 
 
 def op_request(module: ModuleType, store: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+    """The edits made since the last request (one op fewer each), then the request."""
     shop: Shop = store["shop"]
+    for edit in args.get("edits", ()):
+        shop.apply(edit)
     before = shop.renders
     status, headers, body = call_app(store["app"], args["path"], args["headers"])
     return {
@@ -71,19 +74,16 @@ def op_request(module: ModuleType, store: dict[str, Any], args: dict[str, Any]) 
     }
 
 
-def op_edit(module: ModuleType, store: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
-    store["shop"].apply(args["edit"])
-    return {}
-
-
 def op_close(module: ModuleType, store: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
     shop: Shop = store["shop"]
+    for edit in args.get("edits", ()):
+        shop.apply(edit)
     renders = shop.renders - store["start"]
     store.clear()
     return {"renders": renders}
 
 
-WORKER_OPS = {"open": op_open, "request": op_request, "edit": op_edit, "close": op_close}
+WORKER_OPS = {"open": op_open, "request": op_request, "close": op_close}
 
 
 # --- timing: revalidations, in the worker -------------------------------------------

@@ -9,14 +9,17 @@ conditional request must avoid: the worker counts them (`renders`) per request.
 
 from __future__ import annotations
 
+import copy
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 from perfkata.katas.http_caching.data import ShopData
 
 LANGUAGES = ("en", "de")
+Summary = Callable[[list[int], int], dict[str, Any]]
 BOOTSTRAP_ROUNDS = 800  # what makes a render cost ~1.2 ms: the work a 304 saves
 
 
@@ -53,7 +56,7 @@ class User:
 class Shop:
     """Rows by id, the renders, and the edits the grader applies between requests."""
 
-    def __init__(self, data: ShopData) -> None:
+    def __init__(self, data: ShopData, summary: Summary | None = None) -> None:
         self._products = {p["id"]: Product(**p) for p in data.products}
         self._reviews = {r["id"]: Review(**r) for r in data.reviews}
         self._users = {
@@ -61,6 +64,9 @@ class Shop:
         }
         self._tokens = {f"Bearer {u['token']}": u["id"] for u in data.users}
         self._renders = 0
+        # the grader's own Shop (the oracle) passes a memoised summary: its renders are
+        # checks, not the work being measured
+        self._summary: Summary = summary or rating_summary
 
     # --- cheap lookups: no render, safe to call on every request ---------------------
     def product(self, product_id: int) -> Product | None:
@@ -99,7 +105,7 @@ class Shop:
             "availability": ("in stock" if in_stock else "sold out")
             if lang == "en"
             else ("auf Lager" if in_stock else "ausverkauft"),
-            "ratings": rating_summary(ratings, product.id),
+            "ratings": self._summary(ratings, product.id),
         }
 
     def render_reviews(self, product_id: int) -> dict[str, Any]:
@@ -112,7 +118,7 @@ class Shop:
                 {"id": r.id, "user_id": r.user_id, "rating": r.rating, "text": r.text}
                 for r in reviews
             ],
-            "summary": rating_summary(sorted(r.rating for r in reviews), product_id),
+            "summary": self._summary(sorted(r.rating for r in reviews), product_id),
         }
 
     def render_dashboard(self, user_id: int) -> dict[str, Any]:
@@ -131,7 +137,7 @@ class Shop:
                 }
                 for r in mine
             ],
-            "summary": rating_summary(sorted(r.rating for r in mine), user_id),
+            "summary": self._summary(sorted(r.rating for r in mine), user_id),
         }
 
     # --- edits: applied by the grader between requests ------------------------------
@@ -168,6 +174,16 @@ class Shop:
 
     def review_ids(self) -> list[int]:
         return sorted(self._reviews)
+
+
+def remembered_summary(ratings: list[int], seed: int) -> dict[str, Any]:
+    """The same summary, each computed once (the oracle's renders: a copy per call)."""
+    return copy.deepcopy(_remembered(tuple(ratings), seed))
+
+
+@lru_cache(maxsize=4096)
+def _remembered(ratings: tuple[int, ...], seed: int) -> dict[str, Any]:
+    return rating_summary(ratings, seed)
 
 
 def rating_summary(ratings: Iterable[int], seed: int) -> dict[str, Any]:

@@ -14,8 +14,8 @@ from typing import Any
 
 from perfkata.katas.http_caching.data import NAMES, USERS, WORDS, ShopData
 
-STREAM_SECONDS = 420
-EDIT_EVERY = 14  # on average, one edit per this many seconds
+STREAM_SECONDS = 300
+EDIT_EVERY = 12  # one edit per this many seconds of the stream, on average
 REREADS_AFTER_EDIT = (2, 65, 125)  # seconds: soon, past the shop's 60 s, long past
 PEEK_CHANCE = 0.3  # another user opens a dashboard right after its owner did
 

@@ -79,18 +79,14 @@ class OriginTransport(httpx.BaseTransport):
 
     def __init__(self, call: Call, clock: StreamClock, tally: Callable[[], Tally]) -> None:
         self.call, self.clock, self.tally = call, clock, tally
+        self.pending_edits: list[dict[str, Any]] = []  # applied before the next request
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         headers = {k: v for k, v in request.headers.items() if k.lower() not in DROPPED}
         path = request.url.raw_path.decode("ascii")
-        reply = self.call(
-            {
-                "op": "kata",
-                "name": "request",
-                "args": {"path": path, "headers": headers},
-                "between": True,
-            }
-        )
+        args = {"path": path, "headers": headers, "edits": self.pending_edits}
+        self.pending_edits = []
+        reply = self.call({"op": "kata", "name": "request", "args": args, "between": True})
         body = str(reply["body"]).encode("latin-1")
         response_headers = httpx.Headers([(str(k), str(v)) for k, v in reply["headers"]])
         # The server stamps every response with its clock, the stream's (Werkzeug's
@@ -178,15 +174,17 @@ class World:
         self.call, self.clock, self.users = call, clock, users
         self.current = Tally()
         self.clients: dict[int, httpx.Client] = {}
+        self.origin = OriginTransport(call, clock, lambda: self.current)
 
     @contextmanager
     def opened(self) -> Iterator[World]:
         with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="perfkata-http-") as tmp:
             folder = Path(tmp)
             stack.enter_context(stream_time(self.clock))
-            origin = OriginTransport(self.call, self.clock, lambda: self.current)
             storage = store(folder, "shared", stack)
-            shared = CacheTransport(origin, storage=storage, rfc=hishel.CacheOptions(shared=True))
+            shared = CacheTransport(
+                self.origin, storage=storage, rfc=hishel.CacheOptions(shared=True)
+            )
             entry = SharedEntry(shared, storage, lambda: self.current)
             for user in self.users:
                 private = CacheTransport(
@@ -202,6 +200,11 @@ class World:
                 stack.callback(client.close)
                 self.clients[user["id"]] = client
             yield self
+
+    @property
+    def pending_edits(self) -> list[dict[str, Any]]:
+        """Edits the app has not been told of yet: they ride with its next request."""
+        return self.origin.pending_edits
 
     def get(self, user: int, path: str) -> tuple[httpx.Response, Tally]:
         """What the user's client ends up with, and what happened below it."""

@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -516,13 +517,15 @@ def counted_run(
 ) -> dict[str, dict[str, Any]]:
     """Each worker's counted run on the data in place. A kata that drives its run from this
     process (extras["driven"]: http-caching's clients, caches and oracle) sends the worker
-    one step at a time and builds the same reply itself; the learner's first, then the
-    others, one after another."""
+    one step at a time and builds the same reply itself, a thread per worker so they run
+    side by side (most of a driven run is waiting for the worker's answer)."""
     driven = kata.extras.get("driven")
     if driven is None:
         return broadcast(workers, lambda v: {"op": "count"})
     order = sorted(workers, key=lambda v: v != "learner")
-    return {v: guarded(v, partial(driven, workers[v].call, size, seed)) for v in order}
+    with ThreadPoolExecutor(max_workers=len(order)) as pool:
+        runs = {v: pool.submit(driven, workers[v].call, size, seed) for v in order}
+        return {v: guarded(v, runs[v].result) for v in order}
 
 
 def server_count(kata: Kata, entry: dict[str, Any]) -> str | None:

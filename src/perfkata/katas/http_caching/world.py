@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import sqlite3
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import hishel
@@ -149,15 +149,43 @@ class SharedEntry(httpx.BaseTransport):
             self.storage.asking = None
 
 
+class ThreadClocks:
+    """What hishel's spec module sees as `time` while streams run: each thread's own
+    stream clock (the grade replays the learner's and the reference's side by side),
+    the real clock in any other thread."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.local = threading.local()
+        self.users = 0
+
+    def time(self) -> float:
+        clock: StreamClock | None = getattr(self.local, "clock", None)
+        return clock.now if clock is not None else float(self.real.time())
+
+
+_CLOCKS_LOCK = threading.Lock()
+
+
 @contextmanager
 def stream_time(clock: StreamClock) -> Iterator[None]:
-    """hishel's spec module reads `time.time()` for ages and heuristics: the stream's now."""
-    real = vars(hishel_spec)["time"]
-    setattr(hishel_spec, "time", SimpleNamespace(time=clock.time))  # noqa: B010
+    """hishel's spec module reads `time.time()` for ages and heuristics: in this thread,
+    the stream's now, while the stream runs."""
+    with _CLOCKS_LOCK:
+        clocks = vars(hishel_spec)["time"]
+        if not isinstance(clocks, ThreadClocks):
+            clocks = ThreadClocks(clocks)
+            setattr(hishel_spec, "time", clocks)  # noqa: B010
+        clocks.users += 1
+    clocks.local.clock = clock
     try:
         yield
     finally:
-        setattr(hishel_spec, "time", real)  # noqa: B010
+        clocks.local.clock = None
+        with _CLOCKS_LOCK:
+            clocks.users -= 1
+            if clocks.users == 0:
+                setattr(hishel_spec, "time", clocks.real)  # noqa: B010
 
 
 def store(folder: Path, name: str, stack: ExitStack) -> VariantStorage:

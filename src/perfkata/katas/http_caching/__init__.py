@@ -21,7 +21,7 @@ from perfkata.katas.http_caching.server import (
     timed_plan,
     timed_revalidations,
 )
-from perfkata.katas.http_caching.shop import Shop
+from perfkata.katas.http_caching.shop import Shop, remembered_summary
 
 
 def verify_stream(dataset: data.ShopData, output: Any) -> str | None:
@@ -37,7 +37,7 @@ def verify_stream(dataset: data.ShopData, output: Any) -> str | None:
 
 def verify_timed(dataset: data.ShopData, answers: Any) -> str | None:
     """Each timed revalidation answered 304, or 200 with the shop's page."""
-    oracle = Shop(dataset)
+    oracle = Shop(dataset, remembered_summary)  # every timed call is checked: renders memoised
     users = {f"Bearer {u['token']}": u["id"] for u in dataset.users}
     plan = timed_plan(len(dataset.products), dataset.seed)
     if not isinstance(answers, list) or len(answers) != len(plan):

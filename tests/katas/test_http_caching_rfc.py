@@ -23,7 +23,7 @@ NOW = 1_800_000_000
 
 
 @pytest.fixture
-def cache(tmp_path):
+def cache():
     """A shared (or private) cache over a counting origin that says what it is given."""
     made = []
 
@@ -39,7 +39,7 @@ def cache(tmp_path):
 
         stack = ExitStack()
         made.append(stack)
-        storage = store(tmp_path, f"c{len(made)}", stack)
+        storage = store(stack)
         options = hishel.CacheOptions(shared=shared)
         inner = CacheTransport(httpx.MockTransport(origin), storage=storage, rfc=options)
         tally = Tally()
@@ -151,7 +151,7 @@ def test_s5_2_2_4_no_cache_is_stored_but_revalidated_each_time(cache):
     assert [get(), get()] == ["1:", "2:"]
 
 
-def test_s4_3_a_stale_entry_with_an_etag_is_revalidated_with_if_none_match(tmp_path):
+def test_s4_3_a_stale_entry_with_an_etag_is_revalidated_with_if_none_match():
     # §4.3.1: the cache sends If-None-Match with the stored ETag; a 304 freshens it (§4.3.4)
     seen = []
     clock = StreamClock(NOW)
@@ -165,7 +165,7 @@ def test_s4_3_a_stale_entry_with_an_etag_is_revalidated_with_if_none_match(tmp_p
         return httpx.Response(200, headers=head, content=b"body")
 
     with ExitStack() as stack:
-        storage = store(tmp_path, "s", stack)
+        storage = store(stack)
         options = hishel.CacheOptions(shared=True)
         transport = CacheTransport(httpx.MockTransport(origin), storage=storage, rfc=options)
         stack.enter_context(stream_time(clock))

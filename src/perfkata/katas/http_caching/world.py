@@ -4,7 +4,7 @@ learner's app in its worker process — all in the grader's process, out of the 
 reach.
 
 The caches are hishel's RFC 9111 state machine over httpx (`CacheOptions(shared=True)`
-for the CDN, `shared=False` for each user's browser), each over its own SQLite store.
+for the CDN, `shared=False` for each user's browser), each over its own SQLite store in memory.
 tests/katas/test_http_caching_rfc.py checks, clause by clause, that the installed hishel
 honours what a shared cache must (private, s-maxage, Vary, no-store, Authorization).
 Time is the stream's clock: hishel reads `time.time()` from its spec module, which is
@@ -15,13 +15,11 @@ response with a `Date` from the same clock (as a server does), from which ages f
 from __future__ import annotations
 
 import sqlite3
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from pathlib import Path
 from typing import Any
 
 import hishel
@@ -188,8 +186,9 @@ def stream_time(clock: StreamClock) -> Iterator[None]:
                 setattr(hishel_spec, "time", clocks.real)  # noqa: B010
 
 
-def store(folder: Path, name: str, stack: ExitStack) -> VariantStorage:
-    connection = sqlite3.connect(folder / f"{name}.sqlite3", check_same_thread=False)
+def store(stack: ExitStack) -> VariantStorage:
+    """A store of its own, in memory: a cache lives as long as one replay."""
+    connection = sqlite3.connect(":memory:", check_same_thread=False)
     stack.callback(connection.close)
     return VariantStorage(connection=connection)
 
@@ -206,10 +205,9 @@ class World:
 
     @contextmanager
     def opened(self) -> Iterator[World]:
-        with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="perfkata-http-") as tmp:
-            folder = Path(tmp)
+        with ExitStack() as stack:
             stack.enter_context(stream_time(self.clock))
-            storage = store(folder, "shared", stack)
+            storage = store(stack)
             shared = CacheTransport(
                 self.origin, storage=storage, rfc=hishel.CacheOptions(shared=True)
             )
@@ -217,7 +215,7 @@ class World:
             for user in self.users:
                 private = CacheTransport(
                     entry,
-                    storage=store(folder, f"user-{user['id']}", stack),
+                    storage=store(stack),
                     rfc=hishel.CacheOptions(shared=False),
                 )
                 headers = {

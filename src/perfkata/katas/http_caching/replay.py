@@ -239,7 +239,13 @@ class Judge:
                 "row the page shows (the product and its reviews, the user and their reviews)"
             )
         which = "the shared cache" if tally.reached_shared else "the user's own cache"
-        return f"{said} — served by {which} without asking the app ({shown(headers)})"
+        said = f"{said} — served by {which} without asking the app ({shown(headers)})"
+        if explicit_lifetime(headers) is None:  # no max-age, s-maxage, Expires or no-cache
+            said += (
+                ": with no lifetime given, a cache may guess one from Last-Modified "
+                "(heuristic freshness, RFC 9111 §4.2.2) — say max-age, or no-cache"
+            )
+        return said
 
     def other(self, event: Event, lang: str, body: Any, where: str, headers: httpx.Headers) -> None:
         other_lang = "de" if lang == "en" else "en"

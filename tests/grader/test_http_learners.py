@@ -62,3 +62,14 @@ def test_the_starter_is_correct_and_fails_every_caching_check():
     assert failed == {"304s", "renders", "bytes", "shared-cache"}
     assert "GET /products/<id> sends no ETag or Last-Modified (no caching headers)" in said[0]
     assert result.measurements["learner"].correct
+
+
+def test_renders_hidden_by_replacing_the_shops_renders_mid_stream_is_tampering():
+    # Given an app that swaps Shop.render_* for uncounted ones on its first request
+    # (the namespace check runs at the end of the driven stream, not after each request)
+    failed, said, result = graded(LEARNERS / "attack_uncounted_renders.py")
+    # Then the grade says what was replaced, and the kata scores 0
+    assert result.score == 0 and "fresh" in failed
+    assert any(
+        m.startswith("tampering detected: ") and "Shop.render_product replaced" in m for m in said
+    ), said

@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -586,7 +587,7 @@ def counted_in_steps(
         prepare = {"op": "prepare", "size": size, "seed": seed}
         broadcast(workers, lambda v: prepare)  # noqa: B023 — called before the loop moves on
         before = {v: proxies[v].counts() for v in workers if v in proxies}
-        for v, entry in broadcast(workers, lambda v: {"op": "count"}).items():
+        for v, entry in counted_run(kata, workers, size, seed).items():
             if v in proxies:
                 entry["server"] = difference(proxies[v].counts(), before[v])
             judge_logged(kata, entry, (databases or {}).get(v))
@@ -601,6 +602,22 @@ def counted_in_steps(
         replies[v]["sizes"][-1]["diagnostics"] += extra["diagnostics"]
         replies[v]["tampering"] = extra.get("tampering")  # every event the hook recorded
     return replies
+
+
+def counted_run(
+    kata: Kata, workers: dict[str, WorkerProcess], size: int, seed: int
+) -> dict[str, dict[str, Any]]:
+    """Each worker's counted run on the data in place. A kata that drives its run from this
+    process (extras["driven"]: http-caching's clients, caches and oracle) sends the worker
+    one step at a time and builds the same reply itself, a thread per worker so they run
+    side by side (most of a driven run is waiting for the worker's answer)."""
+    driven = kata.extras.get("driven")
+    if driven is None:
+        return broadcast(workers, lambda v: {"op": "count"})
+    order = sorted(workers, key=lambda v: v != "learner")
+    with ThreadPoolExecutor(max_workers=len(order)) as pool:
+        runs = {v: pool.submit(driven, workers[v].call, size, seed) for v in order}
+        return {v: guarded(v, runs[v].result) for v in order}
 
 
 def server_count(kata: Kata, entry: dict[str, Any]) -> str | None:

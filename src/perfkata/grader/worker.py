@@ -66,6 +66,7 @@ class WorkerState:
     evidence: Evidence | None = None  # the audit hook's read side (main() installs it)
     timed: TimedCall = field(default_factory=lambda: TimedCall())  # what the parent times
     fix_plan: FixPlan | None = None  # the last counted run's N+1 fixes, for op_try_fix
+    kata_store: dict[str, Any] = field(default_factory=dict)  # what a kata's own ops keep
 
     def ready(self) -> tuple[Kata, ModuleType, Engine]:
         assert self.kata and self.module and self.engine, "load must come first"
@@ -459,6 +460,17 @@ def op_sample(state: WorkerState, req: dict[str, Any]) -> dict[str, Any]:
     return reply
 
 
+def op_kata(state: WorkerState, req: dict[str, Any]) -> Any:
+    """One of a kata's own steps (extras["worker_ops"]), for a counted run the parent drives
+    itself (extras["driven"]): http-caching replays its request stream from the grader's
+    process — the clients, the caches and the oracle out of the learner's reach — and
+    sends here only each request that reaches the learner's app."""
+    kata, module, _ = state.ready()
+    handler = kata.extras["worker_ops"][req["name"]]
+    with learner_errors(state.files, doing(kata)):
+        return handler(module, state.kata_store, req.get("args", {}))
+
+
 OPS: dict[str, Callable[[WorkerState, dict[str, Any]], Any]] = {
     "load": op_load,
     "measure": op_measure,
@@ -475,6 +487,7 @@ OPS: dict[str, Callable[[WorkerState, dict[str, Any]], Any]] = {
     "warm": op_warm,
     # a spare started ahead of its grade (grader/spares.py): answered once it is idle
     "ready": lambda state, req: None,
+    "kata": op_kata,  # a step of a counted run the parent drives (extras["driven"])
     "exit": lambda state, req: state.timing_services.close(),
 }
 
@@ -530,7 +543,10 @@ def main() -> None:
             evidence.seal(req.pop("seal"))
         line = ""  # nothing keeps the secret but the hook's closure
         reply = answer(state, req)
-        if req["op"] != "timed_call":  # the parent's clock runs to this reply: the next one checks
+        # Not after a timed call (the parent's clock runs to this reply: the next one
+        # checks), nor after a step the parent marks "between" (a driven run's requests:
+        # ~18 ms a walk, hundreds of them; a rebinding stays, and its last step checks).
+        if req["op"] != "timed_call" and not req.get("between"):
             evidence.compare()
         if reply.get("ok") and isinstance(reply.get("result"), dict):
             reply["result"]["tampering"] = evidence.events()

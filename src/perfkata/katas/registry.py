@@ -22,6 +22,7 @@ BUILTIN = {
     "cleanup-cron": "perfkata.katas.cleanup_cron",
     "report-worker": "perfkata.katas.report_worker",
     "analytics-dashboard": "perfkata.katas.analytics_dashboard",
+    "http-caching": "perfkata.katas.http_caching",
 }
 ENTRY_POINT_GROUP = "perfkata.katas"
 

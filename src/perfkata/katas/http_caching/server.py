@@ -1,0 +1,143 @@
+"""The worker's side: the learner's Flask app, built once per run around the worker's own
+`Shop`, answering one request at a time for the parent (the stream, the caches and the
+oracle all live in the grader's process), and the timed revalidations.
+
+Each request is one worker op (katas extras["worker_ops"], grader/worker.py op_kata):
+the reply carries the status, the headers, the body's exact bytes and how many renders
+the request cost."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from types import ModuleType
+from typing import Any
+
+from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+from perfkata.errors import LearnerCodeError
+from perfkata.katas.base import RunEnv
+from perfkata.katas.http_caching.data import generate
+from perfkata.katas.http_caching.shop import Shop
+
+HOST = "http://shop.test"
+WsgiApp = Callable[..., Any]
+
+
+def make_app(module: ModuleType, shop: Shop) -> WsgiApp:
+    """The learner's app; its exceptions propagate (a 500 page would hide the line)."""
+    app = module.create_app(shop)
+    if not callable(app):
+        raise LearnerCodeError(
+            f"create_app() returned {type(app).__name__}, not a Flask (WSGI) app.",
+            hint="Build the app with Flask(__name__) and return it, as the starter does.",
+        )
+    config = getattr(app, "config", None)
+    if isinstance(config, dict):
+        config["PROPAGATE_EXCEPTIONS"] = True
+    return app  # type: ignore[no-any-return]
+
+
+def call_app(
+    app: WsgiApp, path: str, headers: dict[str, str]
+) -> tuple[int, list[list[str]], bytes]:
+    """One GET through the app's WSGI interface, as a server would make it."""
+    environ = EnvironBuilder(path=path, base_url=HOST, headers=list(headers.items())).get_environ()
+    body_iter, status, response_headers = run_wsgi_app(app, environ, buffered=True)
+    try:
+        body = b"".join(body_iter)
+    finally:
+        close = getattr(body_iter, "close", None)
+        if close is not None:
+            close()
+    return int(status.split()[0]), [[k, v] for k, v in response_headers.items()], body
+
+
+def op_open(module: ModuleType, store: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+    shop = Shop(generate(int(args["size"]), int(args["seed"])))
+    store.clear()
+    store.update(shop=shop, app=make_app(module, shop), start=shop.renders)
+    return {"renders": 0}
+
+
+def op_request(module: ModuleType, store: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+    """The edits made since the last request (one op fewer each), then the request."""
+    shop: Shop = store["shop"]
+    for edit in args.get("edits", ()):
+        shop.apply(edit)
+    before = shop.renders
+    status, headers, body = call_app(store["app"], args["path"], args["headers"])
+    return {
+        "status": status,
+        "headers": headers,
+        "body": body.decode("latin-1"),  # every byte as one character: exact on the way back
+        "renders": shop.renders - before,
+    }
+
+
+def op_close(module: ModuleType, store: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+    shop: Shop = store["shop"]
+    for edit in args.get("edits", ()):
+        shop.apply(edit)
+    renders = shop.renders - store["start"]
+    store.clear()
+    return {"renders": renders}
+
+
+WORKER_OPS = {"open": op_open, "request": op_request, "close": op_close}
+
+
+# --- timing: revalidations, in the worker -------------------------------------------
+TIMED_REQUESTS = 30
+
+
+def timed_plan(size: int, seed: int) -> list[tuple[str, dict[str, str]]]:
+    """The timed requests: product pages in both languages, reviews, own dashboards."""
+    data = generate(size, seed)
+    users = {u["id"]: u for u in data.users}
+    plan = []
+    for n in range(TIMED_REQUESTS):
+        user = users[n % len(users) + 1]
+        headers = {"Authorization": f"Bearer {user['token']}", "Accept-Language": user["lang"]}
+        product = n * 7 % size + 1
+        path = (
+            f"/products/{product}",
+            f"/products/{product}/reviews",
+            f"/users/{user['id']}/dashboard",
+        )[n % 3]
+        plan.append((path, headers))
+    return plan
+
+
+def conditional(headers: dict[str, str], response: list[list[str]]) -> dict[str, str]:
+    """The request again, carrying the validators its first response gave (if any)."""
+    given = {k.lower(): v for k, v in response}
+    wanted = dict(headers)
+    if "etag" in given:
+        wanted["If-None-Match"] = given["etag"]
+    if "last-modified" in given:
+        wanted["If-Modified-Since"] = given["last-modified"]
+    return wanted
+
+
+def timed_revalidations(module: ModuleType, env: RunEnv) -> Iterator[Callable[[], Any]]:
+    """Set-up (untimed, once per dataset): the app built and every timed request made once
+    to learn its validators. Timed: each request again, conditional — what a cache sends
+    when its copy expired and nothing changed. The starter's have no validators, so they
+    are full renders: the speed-up is a revalidation's cost against a render's."""
+    primed: dict[tuple[int, int], Any] = env.services["primed"]
+    key = (env.size, env.seed)
+    if key not in primed:
+        shop = Shop(generate(env.size, env.seed))
+        app = make_app(module, shop)
+        plan = []
+        for path, headers in timed_plan(env.size, env.seed):
+            _, given, _ = call_app(app, path, headers)
+            plan.append((path, conditional(headers, given)))
+        primed[key] = (app, plan)
+    app, plan = primed[key]
+    yield lambda: [call_app(app, path, headers) for path, headers in plan]
+
+
+def timed_answers(env: RunEnv, output: Any) -> list[list[Any]]:
+    """What the timed call answered (katas/effects.py): each status and body."""
+    return [[status, body.decode("latin-1")] for status, _, body in output]

@@ -63,9 +63,11 @@ HINTS = (
     "`dramatiq.get_broker().add_middleware(GroupCallbacks(rate_limits))` at import. In "
     "album_done, skip an album already emailed (mark it in the database first).",
     "Two queues: the album actors on queue_name='uploads', the re-import's on "
-    "queue_name='bulk' (priority=100 there too). Around storage.put: `with "
-    "CDN.acquire():` where `CDN = ConcurrentRateLimiter(rate_limits, 'cdn', "
-    "limit=CDN_LIMIT)` — or acquire(raise_on_failure=False) and wait for a slot.",
+    "queue_name='bulk' (priority=100 there too). Around storage.put, wait for one of the "
+    "CDN's slots: `CDN = ConcurrentRateLimiter(rate_limits, 'cdn', limit=CDN_LIMIT)`, then "
+    "loop on `with CDN.acquire(raise_on_failure=False) as ok:` (sleep 2 ms when not ok). "
+    "A plain `with CDN.acquire():` raises RateLimitExceeded, and every refusal uses up "
+    "one of the message's retries.",
     "A photo that never stores: on_retry_exhausted='image_failed' on store; image_failed "
     "(message_data, retry_info) marks the image failed, then completes its album's group "
     "on its behalf — send a message with the failed message's options "
@@ -125,11 +127,12 @@ KATA = define_kata(
         ),
         Check.of(
             "backlog",
-            "bulk images stored before the albums were done, vs backlog",
+            "bulk images begun before the albums were done, vs backlog",
             "bulk_before_album:growth",
-            # the starter and one queue: 1 per backlog image; the reference: flat (its
-            # count, a few dozen, does not grow from 250 to 2,000 queued)
-            "slope<=0.1",
+            # the starter and one queue: 1 per backlog image (all of it begun first); two
+            # queues: flat — 50 to 210 begun meanwhile, from 250 to 2,000 queued (slopes
+            # -0.03 to 0.03 measured), so 0.25 leaves room for noise and is 4x below O(N)
+            "slope<=0.25",
             15,
             "Upload work on its own queue, the re-import on a bulk queue (lower priority).",
         ),

@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections import Counter
 from typing import Any
 
 from perfkata.katas.base import RunEnv
 from perfkata.katas.image_pipeline import data
-from perfkata.katas.image_pipeline.app import CDN_LIMIT, StorageUnavailable
+from perfkata.katas.image_pipeline.app import CDN_LIMIT, StorageUnavailable, services
 from perfkata.katas.image_pipeline.data import SIZES, image_key
 from perfkata.katas.image_pipeline.jobs import MAX_PAYLOAD
 from perfkata.katas.image_pipeline.workload import Run
@@ -34,7 +35,7 @@ def audit(run: Run, env: RunEnv, dataset: data.PipelineData, settled: bool) -> d
     if not settled:
         env.note("email_errors", "the albums were not settled in time: the queues still held work")
     env.record("workers_killed", tally.count("killed"))
-    env.record("request_work", request_work(tally, env))
+    env.record("request_work", request_work(services.run.in_request, env))
     env.record("email_errors", email_errors(run, dataset, env))
     env.record("bulk_before_album", bulk_before_album(tally, dataset, env))
     env.record("peak_uploads", peak_uploads(tally, env))
@@ -60,11 +61,11 @@ def stored_output(tally: Tally, dataset: data.PipelineData) -> dict[str, Any]:
     }
 
 
-def request_work(tally: Tally, env: RunEnv) -> int:
+def request_work(inside: Counter[str], env: RunEnv) -> int:
     """Downloads, resizes, uploads and emails done inside the web requests."""
     total = 0
     for name in ("upload_album", "reimport"):
-        counts = {w: tally.count(f"request:{name}:{w}") for w in WORK}
+        counts = {w: inside[f"{name}:{w}"] for w in WORK}
         if any(counts.values()):
             done = ", ".join(f"{n} {w}{'s' if n != 1 else ''}" for w, n in counts.items() if n)
             env.note(
@@ -110,9 +111,10 @@ def email_problem(run: Run, dataset: data.PipelineData, album: int) -> str | Non
     failed = sorted({run.plan.doomed} & set(photos)) if run.plan.doomed else []
     if named != failed:
         return (
-            f"album {album}'s email names {named or 'no image'} as failed, but "
-            f"{failed or 'no image'} could not be stored: the dead-letter handler must record "
-            "the failed image, and the email must name it"
+            f"album {album}'s email names {named or 'no image'} as failed, where the photos "
+            f"that could not be stored were {failed or 'none'}: mark a photo failed only once "
+            "its retries for StorageUnavailable ran out (the dead letter), and name exactly "
+            "those"
         )
     return None
 
@@ -131,17 +133,19 @@ def why_no_email(run: Run) -> str:
 
 
 def bulk_before_album(tally: Tally, dataset: data.PipelineData, env: RunEnv) -> int:
-    """Bulk images stored before the last album was emailed (or, for an album never
-    emailed, by the end): flat in the backlog's size when uploads do not wait behind it."""
-    seen = [
-        int(value) if (value := tally.get(f"bulk-at-email:{a['id']}")) is not None else None
-        for a in dataset.albums
-    ]
-    counts = [tally.count("bulk_stored") if n is None else n for n in seen]
+    """Bulk images downloaded (their work begun) before the last album was done —
+    emailed, or for an album never emailed, its last photo stored: flat in the
+    backlog's size when uploads do not wait behind it."""
+    counts = []
+    for album in dataset.albums:
+        emailed = tally.get(f"bulk-at-email:{album['id']}")
+        counts.append(
+            int(emailed) if emailed is not None else tally.peak(f"bulk-at-photo:{album['id']}")
+        )
     worst = max(counts)
     env.note(
         "bulk_before_album",
-        f"with {len(dataset.bulk):,} bulk images queued, {worst:,} of them were stored before "
+        f"with {len(dataset.bulk):,} bulk images queued, {worst:,} of them were begun before "
         "the users' albums were done: put uploads and the re-import on separate queues (and "
         "give the bulk actors a lower priority), so an album does not wait behind the backlog",
     )

@@ -37,13 +37,17 @@ def image_key(image_id: int, size: str) -> str:
     return f"images/{image_id:06d}/{size}.jpg"
 
 
+def album_of(photo_id: int) -> int:
+    return photo_id // 100
+
+
 def generate(size: int, seed: int, albums: int = ALBUMS) -> PipelineData:
     rng = random.Random(seed)
     album_rows = [
         {"id": a, "owner_email": f"user{rng.randrange(10**5):05d}@example.org"}
         for a in range(1, albums + 1)
     ]
-    photos: list[dict[str, Any]] = [
+    photos: list[dict[str, Any]] = [  # album_of(id) == album_id
         {"id": a * 100 + n, "album_id": a, "source": f"upload://{rng.randrange(10**9):09d}"}
         for a in range(1, albums + 1)
         for n in range(1, IMAGES_PER_ALBUM + 1)

@@ -52,17 +52,23 @@ class Recorder(Middleware):
 
     def __init__(self, tally: Tally, learner_file: str) -> None:
         self.tally, self.learner_file = tally, learner_file
+        # what this process already told the tally: on Redis each touch is a round trip
+        self.queues_seen: set[str] = set()
+        self.largest = 0
 
     def before_enqueue(self, broker: Any, message: Any, delay: Any) -> None:
         if message.options.get("retries") or is_callback(message):
             return
         self.tally.incr("sent")
-        self.tally.incr(f"sent-to:{message.queue_name}")
         subject = subject_of(message)
         kind = "bulk" if subject is not None and subject in services.run.plan.bulk else "user"
-        self.tally.put(f"queue-{kind}:{message.queue_name}", b"1")
+        if (queue := f"queue-{kind}:{message.queue_name}") not in self.queues_seen:
+            self.tally.put(queue, b"1")
+            self.queues_seen.add(queue)
         payload = json.dumps([message.args, message.kwargs], default=repr)
-        self.tally.maximum("payload_bytes", len(payload))
+        if len(payload) > self.largest:
+            self.largest = len(payload)
+            self.tally.maximum("payload_bytes", len(payload))
         if not all(is_primitive(a) for a in [*message.args, *message.kwargs.values()]):
             self.tally.incr("non_primitive")
             if self.tally.get("non_primitive_example") is None:
@@ -71,8 +77,6 @@ class Recorder(Middleware):
 
     def before_process_message(self, broker: Any, message: Any) -> None:
         services.local.message = json.dumps(message.asdict())
-        self.tally.incr("processed")
-        self.tally.maximum("most_retries", int(message.options.get("retries", 0)))
 
     def after_process_message(
         self, broker: Any, message: Any, *, result: Any = None, exception: Any = None

@@ -21,6 +21,7 @@ BUILTIN = {
     "cached-catalog": "perfkata.katas.cached_catalog",
     "cleanup-cron": "perfkata.katas.cleanup_cron",
     "report-worker": "perfkata.katas.report_worker",
+    "image-pipeline": "perfkata.katas.image_pipeline",
 }
 ENTRY_POINT_GROUP = "perfkata.katas"
 

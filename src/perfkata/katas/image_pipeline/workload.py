@@ -32,6 +32,7 @@ from perfkata.ownership import owner_tag
 THREADS = 4
 SETTLE_TIMEOUT_S = 45.0
 GRACE_S = 1.0  # after the albums settle, their queues get this long to show late emails
+STUCK_AFTER_S = 0.3  # every queue but the backlog's idle this long: the albums are stuck
 
 
 class Run:
@@ -105,36 +106,55 @@ def album_settled(tally: Tally, plan: Plan, dataset: data.PipelineData, album: i
     )
 
 
-def work_until_settled(run: Run, env: RunEnv, done: Callable[[], bool]) -> bool:
+def work_until_settled(
+    run: Run, env: RunEnv, done: Callable[[], bool], stop_when_stuck: bool = True
+) -> bool:
     """Work the queues until `done()` (then a short grace on the users' queues), or until
-    every queue is empty; False when neither happened in time."""
+    nothing is left but the backlog; False when neither happened in time."""
     if run.redis is not None:
         from perfkata.katas.image_pipeline.processes import run_worker_processes
 
-        return run_worker_processes(run, env, lambda: wait_settled(run, done))
+        return run_worker_processes(run, env, lambda: wait_settled(run, done, stop_when_stuck))
     worker = dramatiq.Worker(run.broker, worker_threads=THREADS, worker_timeout=20)
     worker.start()
     try:
-        return wait_settled(run, done)
+        return wait_settled(run, done, stop_when_stuck)
     finally:
         worker.stop(timeout=2000)
 
 
-def wait_settled(run: Run, done: Callable[[], bool]) -> bool:
+def wait_settled(run: Run, done: Callable[[], bool], stop_when_stuck: bool) -> bool:
+    """Until `done()`, or until nothing but the backlog is left to work: an album that
+    can no longer settle (a photo dead-lettered and never counted, an email never sent)
+    does not wait for the whole backlog to drain."""
     deadline = time.monotonic() + SETTLE_TIMEOUT_S
-    pause = 0.005 if run.redis is None else 0.02
+    pause, stuck_after = (0.005, STUCK_AFTER_S) if run.redis is None else (0.02, 1.0)
+    idle_since: float | None = None
     while time.monotonic() < deadline:
         if done():
             grace(run)
             return True
-        if all_idle(run.broker):
-            return done() or all_idle(run.broker)
+        if stop_when_stuck and all_idle(run.broker, skip=bulk_only_queues(run)):
+            idle_since = idle_since or time.monotonic()
+            if time.monotonic() - idle_since >= stuck_after:
+                return True  # finished: what was not done will not be
+        else:
+            idle_since = None
         time.sleep(pause)
     return False
 
 
-def all_idle(broker: Any) -> bool:
-    return all(queue_empty(broker, queue) for queue in work_queues(broker))
+def all_idle(broker: Any, skip: frozenset[str] = frozenset()) -> bool:
+    return all(queue_empty(broker, queue) for queue in work_queues(broker) if queue not in skip)
+
+
+def bulk_only_queues(run: Run) -> frozenset[str]:
+    """The queues that carried bulk images' messages and never a user's."""
+    return frozenset(
+        q
+        for q in work_queues(run.broker)
+        if run.tally.get(f"queue-bulk:{q}") is not None and run.tally.get(f"queue-user:{q}") is None
+    )
 
 
 def user_queues(run: Run) -> list[str]:
@@ -160,7 +180,9 @@ def grace(run: Run) -> None:
 
 def drain(run: Run, env: RunEnv) -> bool:
     """Work every queue until all are empty."""
-    return work_until_settled(run, env, lambda: all_idle(run.broker) and settle_pause(run))
+    return work_until_settled(
+        run, env, lambda: all_idle(run.broker) and settle_pause(run), stop_when_stuck=False
+    )
 
 
 def settle_pause(run: Run) -> bool:

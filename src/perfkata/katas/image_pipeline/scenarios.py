@@ -17,7 +17,6 @@ from perfkata.katas.base import RunEnv
 from perfkata.katas.image_pipeline import data
 from perfkata.katas.image_pipeline.app import Plan
 from perfkata.katas.image_pipeline.audit import audit
-from perfkata.katas.image_pipeline.data import SIZES, image_key
 from perfkata.katas.image_pipeline.workload import (
     Run,
     album_settled,
@@ -150,6 +149,3 @@ def verify_uploads(dataset: Any, found: dict[str, int]) -> str | None:
         f"its {found['albums']} uploads enqueued {found['sent']} jobs and finished "
         f"{found['emailed']} albums: each upload must enqueue its album's work"
     )
-
-
-__all__ = ["SIZES", "image_key"]

@@ -26,7 +26,7 @@ from perfkata.katas.image_pipeline.app import Plan, StorageUnavailable, new_run,
 from perfkata.katas.image_pipeline.data import SIZES, image_key
 from perfkata.katas.image_pipeline.jobs import bind, new_broker
 from perfkata.katas.report_worker.store import MemoryTally, RedisTally, Tally, delete_prefix
-from perfkata.katas.report_worker.workload import join_all, queue_empty, work_queues
+from perfkata.katas.report_worker.workload import queue_empty, work_queues
 from perfkata.ownership import owner_tag
 
 THREADS = 4
@@ -188,6 +188,3 @@ def drain(run: Run, env: RunEnv) -> bool:
 def settle_pause(run: Run) -> bool:
     time.sleep(0.02)  # a message between its ack and its successor's enqueue
     return all_idle(run.broker)
-
-
-__all__ = ["drain", "fresh_run", "join_all", "request", "work_until_settled"]

@@ -95,7 +95,9 @@ class _Run:
     engine: Engine | None = None
     limits: Any = field(default_factory=StubBackend)  # a dramatiq RateLimiterBackend
     prefix: str = "perfkata-images"
-    on_put: list[Callable[[str], None]] = field(default_factory=list)  # the kill switch
+    on_put: list[Callable[[str], None]] = field(default_factory=list)  # arms the kill switch
+    # run after a message was processed, before dramatiq acks it or sends what follows
+    after_message: list[Callable[[], None]] = field(default_factory=list)
     in_request: Counter[str] = field(default_factory=Counter)  # work done inside requests
 
 

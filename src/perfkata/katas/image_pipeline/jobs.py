@@ -48,7 +48,9 @@ def subject_of(message: Any) -> int | None:
 
 
 class Recorder(Middleware):
-    """Counts in the run's tally; marks each queue as carrying bulk or album work."""
+    """Counts in the run's tally; marks each queue as carrying bulk or album work. Last in
+    the broker's list, so its after-hooks run first (dramatiq runs them in reverse):
+    before the next stage of a chain is sent, a group's barrier counted, the message acked."""
 
     def __init__(self, tally: Tally, learner_file: str) -> None:
         self.tally, self.learner_file = tally, learner_file
@@ -83,6 +85,8 @@ class Recorder(Middleware):
     ) -> None:
         services.local.message = None
         if exception is None:
+            for hook in services.run.after_message:  # the kill switch (runner.py)
+                hook()
             return
         if isinstance(exception, StorageUnavailable):
             self.tally.put(f"raised-storage:{message.actor_name}", b"1")

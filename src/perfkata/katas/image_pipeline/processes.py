@@ -1,8 +1,8 @@
 """Jobs on RedisBroker: two worker processes of the kata's runner consume the queues;
-one is SIGKILLed mid-chain, right after it stored a photo and before it could ack that
-message — dramatiq hands the message to the other process (heartbeat timeout, then
-queue maintenance), and the learner's pipeline must neither lose that image nor store
-it twice, and still email its album exactly once."""
+one is SIGKILLed mid-chain, once a message of its stored a photo and before that message
+was acked or its chain's next stage sent. dramatiq hands the message to the other
+process (heartbeat timeout, then queue maintenance), and the learner's pipeline must
+neither lose that image nor store it twice, and still email its album exactly once."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 PROCESSES = 2
 THREADS_PER_PROCESS = 2
-KILL_AFTER_PHOTOS = 3  # the victim dies holding the message of its third stored photo
+KILL_AFTER_PHOTOS = 3  # the victim dies holding the message that stored its third photo
 
 
 def run_worker_processes(run: Run, env: RunEnv, wait: Callable[[], bool]) -> bool:
@@ -56,7 +56,7 @@ def spawn(config: dict[str, Any], victim: bool) -> subprocess.Popen[bytes]:
 
 
 def kill_victim(run: Run, victim: subprocess.Popen[bytes], wait: float = 20.0) -> None:
-    """SIGKILL once the victim says it stored a photo and is holding its message."""
+    """SIGKILL once the victim says it is holding the message that stored a photo."""
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline and victim.poll() is None:
         if run.tally.get("victim-holding") is not None:

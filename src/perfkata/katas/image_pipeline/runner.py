@@ -2,7 +2,8 @@
 `python -m perfkata.katas.image_pipeline.runner CONFIG_JSON`. It loads the learner's
 module, binds its actors to a broker on the run's namespace, points the kata's fakes at
 the run's Redis tally and rate-limiter keys, and works until SIGTERM. A "victim" stops
-dead after its Nth stored photo and waits to be killed, holding that message unacked."""
+dead once the message that stored its Nth photo is processed, and waits to be killed
+holding that message unacked."""
 
 from __future__ import annotations
 
@@ -28,19 +29,26 @@ from perfkata.katas.report_worker.runner import load
 from perfkata.katas.report_worker.store import RedisTally
 
 
-def hold_after(photos: int, plan: Plan, tally: RedisTally) -> Any:
-    stored = [0]
+def hold_after(photos: int, run: Any, tally: RedisTally) -> None:
+    """Arm on the Nth photo stored, then hold the thread that stored it once its message
+    is processed: mid-chain — the photo stored, the next stage not yet sent, the message
+    not acked — and outside any rate-limiter slot the learner's code held around the
+    upload (a slot held by a killed worker would stay taken while traffic continues)."""
+    stored, armed = [0], threading.local()
 
-    def hook(key: str) -> None:
-        image = int(key.split("/")[1])
-        if image not in plan.photos:
-            return
-        stored[0] += 1
-        if stored[0] == photos:
-            tally.put("victim-holding", key.encode())
+    def on_put(key: str) -> None:
+        if int(key.split("/")[1]) in run.plan.photos:
+            stored[0] += 1
+            if stored[0] == photos:
+                armed.key = key
+
+    def after_message() -> None:
+        if getattr(armed, "key", None) is not None:
+            tally.put("victim-holding", armed.key.encode())
             time.sleep(3600)  # until the SIGKILL arrives
 
-    return hook
+    run.on_put.append(on_put)
+    run.after_message.append(after_message)
 
 
 def main(config: dict[str, Any]) -> None:
@@ -59,7 +67,7 @@ def main(config: dict[str, Any]) -> None:
         prefix=config["prefix"],
     )
     if config["kill_after"]:
-        run.on_put.append(hold_after(config["kill_after"], plan, tally))
+        hold_after(config["kill_after"], run, tally)
     services.use(run)
     broker = new_broker(tally, config["module"], {**config["redis"], "consumer": True})
     bind(module, broker)

@@ -10,7 +10,7 @@ import time
 from contextlib import contextmanager
 
 import dramatiq
-from dramatiq import group, pipeline
+from dramatiq import RateLimitExceeded, group, pipeline
 from dramatiq.middleware import GroupCallbacks
 from dramatiq.rate_limits import ConcurrentRateLimiter
 from sqlalchemy import select, update
@@ -35,14 +35,18 @@ RETRIES = {"max_retries": 3, "min_backoff": 100, "max_backoff": 2000}
 
 
 @contextmanager
-def cdn_slot():
-    """Wait for one of the CDN's slots: a refusal is not a failure worth a retry."""
-    while True:
+def cdn_slot(patience=5.0):
+    """Wait for one of the CDN's slots: a refusal is not a failure worth a retry. Bounded:
+    a slot a killed worker held stays taken while traffic goes on (the limiter's key is
+    refreshed by every acquire), so a wait that never ends gives up and is retried."""
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
         with CDN.acquire(raise_on_failure=False) as acquired:
             if acquired:
                 yield
                 return
         time.sleep(0.002)
+    raise RateLimitExceeded("no CDN slot came free")
 
 
 def stages(queue, priority):

@@ -5,7 +5,9 @@ classes, a dead letter as an actor or a middleware), and every wrong one fails e
 the check it should, with a diagnostic that fits the code it has.
 
 Grades run without timing (the request speed-up is timed, never asserted here); each
-sample is graded once, on one seed."""
+sample is graded once, on one seed. wrong_per_size_no_exists_redis.py is right on one
+machine and wrong only when a worker dies mid-chain: tests/katas/test_image_pipeline.py
+runs it on RedisBroker."""
 
 from functools import cache
 from pathlib import Path

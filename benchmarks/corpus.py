@@ -26,6 +26,7 @@ KATAS = {
     "cached_catalog": "cached-catalog",
     "cleanup_cron": "cleanup-cron",
     "report_worker": "report-worker",
+    "image_pipeline": "image-pipeline",
 }
 # Samples about errors and cheating: graded by the suite, where their message is asserted.
 NOT_VERDICTS = {

@@ -316,7 +316,13 @@ def test_every_attack_says_what_catches_it() -> None:
     found = all_attacks()
     assert len(found) >= 20
     for attack in found:
-        assert attack.kata in ("n-plus-one-blog", "cached-catalog", "cleanup-cron", "report-worker")
+        assert attack.kata in (
+            "n-plus-one-blog",
+            "cached-catalog",
+            "cleanup-cron",
+            "report-worker",
+            "image-pipeline",
+        )
         assert set(attack.backend.split("+")) <= {"sqlite", "postgresql", "redis"}
         re.compile(attack.expect)
 

@@ -23,6 +23,7 @@ BUILTIN = {
     "report-worker": "perfkata.katas.report_worker",
     "analytics-dashboard": "perfkata.katas.analytics_dashboard",
     "http-caching": "perfkata.katas.http_caching",
+    "image-pipeline": "perfkata.katas.image_pipeline",
 }
 ENTRY_POINT_GROUP = "perfkata.katas"
 

@@ -13,6 +13,9 @@ from perfkata.grader.results import NOT_DETERMINISTIC, GradeResult
 from perfkata.katas.base import Kata
 
 DEFAULT_SEED = 20261128
+# An inconclusive timing says the machine was too busy to judge, not that the kata is
+# wrong: the grade is taken again, up to this many times in all, before the row fails.
+ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -47,14 +50,30 @@ def first_difference(a: dict[str, object], b: dict[str, object]) -> str:
     return "statements, lazy loads, kata counters, outputs"
 
 
+def decided(
+    kata: Kata,
+    which: str,
+    paths: dict[str, Path],
+    options: GradeOptions,
+    say: Callable[[str], None],
+) -> GradeResult:
+    """A grade that reached a verdict, or the last of ATTEMPTS inconclusive ones."""
+    for attempt in range(1, ATTEMPTS + 1):
+        result = grade(kata, paths[which], options)
+        if result.verdict is not Outcome.INCONCLUSIVE or attempt == ATTEMPTS:
+            return result
+        say(f"{kata.slug}: the {which} was inconclusive (a busy machine): grading it again")
+    raise AssertionError("unreachable")
+
+
 def check_kata(kata: Kata, options: GradeOptions, say: Callable[[str], None]) -> list[DevCheckRow]:
     options = replace(options, seed=options.seed if options.seed is not None else DEFAULT_SEED)
     paths = solution_paths(kata, learner=Path(kata.main_file))  # the learner slot is unused
     say(f"{kata.slug}: grading the starter")
-    starter = grade(kata, paths["starter"], options)
+    starter = decided(kata, "starter", paths, options, say)
     say(f"{kata.slug}: grading the reference, twice")
-    first = grade(kata, paths["reference"], options)
-    second = grade(kata, paths["reference"], options)
+    first = decided(kata, "reference", paths, options, say)
+    second = decided(kata, "reference", paths, options, say)
     also = tuple(kata.extras.get("not_deterministic", ()))
     metrics = deterministic_metrics(first, also), deterministic_metrics(second, also)
     same = metrics[0] == metrics[1]

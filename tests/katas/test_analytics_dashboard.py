@@ -99,9 +99,12 @@ def test_starter_is_counted_per_customer_scans_and_pages_by_offset(load, db_url)
     )
     assert counted["notes"]["feed_depth"].startswith(f"page 20 reads {SMALL} rows to show 20")
     # each widget's session is its own request: the N+1 is named from what it queried
-    assert (
-        f"N+1: Customer.orders lazily loaded {customers} times at dashboard.py:66 — add "
-        ".options(selectinload(Customer.orders))" in counted["said"]
+    assert any(
+        m.startswith(
+            f"N+1: Customer.orders lazily loaded {customers} times at dashboard.py:66 — add "
+            ".options(selectinload(Customer.orders))"
+        )
+        for m in counted["said"]
     )
     assert any(
         m.startswith(f"revenue_by_day loads {SMALL} Order objects to sum them at dashboard.py:29")

@@ -20,6 +20,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -122,6 +123,8 @@ def matrix(args: argparse.Namespace, trees: dict[str, Path]) -> int:
     modes = args.modes.split(",")
     cases = [(slug, mode) for mode in modes if mode != "all" for slug in slugs]
     cases += [("grade --all", "all")] if "all" in modes else []
+    # SIGTERM ends the run like Ctrl-C: the hogs are killed and the workspaces removed
+    signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(1))
     workspaces = {name: solved_workspace(tree) for name, tree in trees.items()}
     rows: list[tuple[str, str, str, str, float, str]] = []
     try:

@@ -20,6 +20,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -122,6 +123,8 @@ def matrix(args: argparse.Namespace, trees: dict[str, Path]) -> int:
     modes = args.modes.split(",")
     cases = [(slug, mode) for mode in modes if mode != "all" for slug in slugs]
     cases += [("grade --all", "all")] if "all" in modes else []
+    # SIGTERM ends the run like Ctrl-C: the hogs are killed and the workspaces removed
+    signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(1))
     workspaces = {name: solved_workspace(tree) for name, tree in trees.items()}
     rows: list[tuple[str, str, str, str, float, str]] = []
     try:
@@ -132,7 +135,7 @@ def matrix(args: argparse.Namespace, trees: dict[str, Path]) -> int:
                 print(f"{condition}: load average {load:.1f}", file=sys.stderr, flush=True)
                 for run in range(args.runs):
                     for index, (slug, mode) in enumerate(cases):
-                        seed = 7000 + 37 * run + index
+                        seed = args.first_seed + 37 * run + index
                         names = list(trees) if (run + index) % 2 == 0 else list(trees)[::-1]
                         for name in names:
                             if mode == "all":
@@ -192,6 +195,7 @@ def main() -> int:
     parser.add_argument("--kata", required=True, help="a slug, several (a,b) or 'all'")
     parser.add_argument("--solution", default="starter", choices=("starter", "reference"))
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=7000, help="with --cli: seeds from here")
     parser.add_argument("--no-timing", action="store_true", help="grade the counts only")
     parser.add_argument("--cli", action="store_true", help="`perfkata grade` from a shell")
     parser.add_argument(

@@ -27,6 +27,7 @@ KATAS = {
     "cleanup_cron": "cleanup-cron",
     "report_worker": "report-worker",
     "image_pipeline": "image-pipeline",
+    "analytics_dashboard": "analytics-dashboard",
 }
 # Samples about errors and cheating: graded by the suite, where their message is asserted.
 NOT_VERDICTS = {

@@ -4,6 +4,7 @@ page to another — graded by real HTTP caches (hishel over httpx) in the grader
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from importlib.resources import files
@@ -42,8 +43,6 @@ def verify_timed(dataset: data.ShopData, answers: Any) -> str | None:
     plan = timed_plan(len(dataset.products), dataset.seed)
     if not isinstance(answers, list) or len(answers) != len(plan):
         return "the timed revalidations were not all answered"
-    import json
-
     for (path, headers), (status, body) in zip(plan, answers, strict=True):
         if status == 304:
             continue

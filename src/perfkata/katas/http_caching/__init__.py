@@ -83,11 +83,12 @@ def in_process(module: ModuleType, env: RunEnv) -> dict[str, Any]:
     return output
 
 
-def driven(call: Any, size: int, seed: int) -> dict[str, Any]:
-    """The grade's counted run, from the grader's process (grader.grade.counted_in_steps)."""
+def driven(call: Any, size: int, seed: int, serve: float | None = None) -> dict[str, Any]:
+    """The grade's counted run, from the grader's process (grader.grade.counted_in_steps);
+    `serve`: over a loopback HTTP server, with this timeout per request."""
     from perfkata.katas.http_caching.replay import replay
 
-    entry: dict[str, Any] = replay(call, size, seed)
+    entry: dict[str, Any] = replay(call, size, seed, serve)
     return entry
 
 

@@ -28,6 +28,7 @@ import httpx
 from hishel._core import _spec as hishel_spec
 from hishel.httpx import CacheTransport
 
+from perfkata.errors import LearnerCodeError
 from perfkata.katas.http_caching.server import HOST
 
 Call = Callable[[dict[str, Any]], Any]  # one request to the worker -> its result
@@ -114,13 +115,26 @@ class ServedOrigin(OriginTransport):
         self, call: Call, clock: StreamClock, tally: Callable[[], Tally], port: int, timeout: float
     ) -> None:
         super().__init__(call, clock, tally)
+        self.timeout = timeout
         self.client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=timeout)
 
     def send(
         self, path: str, headers: dict[str, str], edits: list[dict[str, Any]]
     ) -> tuple[int, httpx.Headers, bytes, int]:
         sent = {**headers, EDITS_HEADER: json.dumps(edits)}
-        response = self.client.get(path, headers=sent)
+        try:
+            response = self.client.get(path, headers=sent)
+        except httpx.TimeoutException:
+            raise LearnerCodeError(
+                f"Your app did not answer GET {path} within {self.timeout:g} s (--timeout), "
+                "over the loopback HTTP server (--serve).",
+                hint="Look for a request that never returns.",
+            ) from None
+        except httpx.TransportError as exc:
+            raise LearnerCodeError(
+                f"Your app's HTTP server stopped answering at GET {path} ({exc}).",
+                hint="Does the app exit, or close the server's socket?",
+            ) from None
         got = httpx.Headers(response.headers)
         renders = int(got.pop(RENDERS_HEADER, "0"))
         for name in ("server", "connection"):

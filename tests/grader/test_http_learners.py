@@ -73,3 +73,15 @@ def test_renders_hidden_by_replacing_the_shops_renders_mid_stream_is_tampering()
     assert any(
         m.startswith("tampering detected: ") and "Shop.render_product replaced" in m for m in said
     ), said
+
+
+def test_over_a_loopback_http_server_the_same_leak_is_caught():
+    # Given the public dashboard, its app behind Werkzeug's server in its worker (--serve)
+    result = grade(
+        KATA, LEARNERS / "public_dashboard.py", GradeOptions(seed=9, timing=False, serve=True)
+    )
+    said = [d.message for c in result.checks for d in c.diagnostics]
+    # Then the grade says so, and the shared cache's leak is found as in-process
+    assert "served over loopback HTTP" in result.backend
+    assert result.score == 0
+    assert any("'s dashboard at request" in m for m in said), said

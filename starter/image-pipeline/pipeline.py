@@ -34,19 +34,31 @@ from perfkata.katas.image_pipeline.models import Album, Image
 
 
 def process_image(image):
-    """Download, resize to every size, store each size."""
+    """Download, resize to every size, store each size. Returns False if a size could
+    not be stored after three tries."""
     original = download(image.source)  # TODO: a slow network call inside the request
     for size in SIZES:
-        storage.put(image_key(image.id, size), resize(original, size))  # TODO: may fail
+        key = image_key(image.id, size)
+        for _attempt in range(3):  # TODO: retries right away, while the user waits
+            try:
+                storage.put(key, resize(original, size))
+                break
+            except StorageUnavailable:
+                continue
+        else:
+            return False
+    return True
 
 
 def upload_album(session, album_id):
     """The web request: a user uploaded an album."""
     album = session.get(Album, album_id)
     images = session.query(Image).filter_by(album_id=album_id).order_by(Image.id).all()
+    failed = []
     for image in images:
-        process_image(image)  # TODO: every photo, one after another, while the user waits
-    mail.album_ready(album.id, failed=[])
+        if not process_image(image):  # TODO: every photo, one after another, in the request
+            failed.append(image.id)
+    mail.album_ready(album.id, failed=failed)
 
 
 def reimport(session, image_ids):

@@ -247,7 +247,9 @@ def _busy(counted: bool) -> bool:
     for its first CONTENDED_REFUSALS slot requests (a ConcurrentRateLimiter's acquire
     is an add, then an incr: the incr counts). Contention happens under any load, and
     forced here it happens on every run, so a limiter whose refusals use up the retries
-    that StorageUnavailable needs fails every grade, not one grade in three."""
+    that StorageUnavailable needs fails every grade, not one grade in three. Only the
+    contended photo's own messages are refused (a group's barrier is an add of its
+    size and a decr: untouched unless a one-child group is built inside such a message)."""
     run = services.run
     photo = run.plan.contended
     if photo is None or services.local.subject != photo:

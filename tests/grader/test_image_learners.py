@@ -45,6 +45,9 @@ WRONG = [
     ("wrong_no_dead_letter.py", {"emails"}, "only fires once every child succeeded"),
     ("wrong_store_not_idempotent.py", {"correct"}, "ask storage.exists(key)"),
     ("wrong_limiter_eats_retries.py", {"correct", "emails"}, "raised RateLimitExceeded"),
+    # the playtest's retry_when that counted dramatiq's retries: passed 2 grades in 6
+    # before the plan made the CDN busy for one flaky photo on every run
+    ("wrong_retry_when_counts_refusals.py", {"correct", "emails"}, "refusals used up the retry"),
 ]
 
 

@@ -46,6 +46,30 @@ def test_the_faults_are_seeded_and_never_where_they_would_prove_nothing():
     assert set(first.flaky.values()) <= set(SIZES[1:]) and len(first.flaky) == 5
     # the albums are the same at every backlog size: timing and scenarios rely on it
     assert data.generate(2000, 4).images[:18] == first.images[:18]
+    # the photo the CDN is busy for also fails one upload: a retry budget its refusals
+    # used up is then short for its StorageUnavailable
+    assert first.contended in first.flaky and data.CONTENDED_REFUSALS > 5
+
+
+def test_the_cdn_is_busy_only_for_the_contended_photos_first_slot_requests(fakes):
+    # Given a run whose plan makes the CDN busy for photo 101
+    services.use(new_run(MemoryTally(), Plan(contended=101), None, limits=StubBackend()))
+    limiter = ConcurrentRateLimiter(rate_limits, "cdn", limit=2)
+    try:
+        # When a message about another photo asks for a slot, Then it gets one
+        services.local.subject = 103
+        with limiter.acquire(raise_on_failure=False) as other:
+            assert other
+        # When messages about photo 101 ask, Then its first requests are refused, then not
+        services.local.subject = 101
+        answers = []
+        for _ in range(data.CONTENDED_REFUSALS + 2):
+            with limiter.acquire(raise_on_failure=False) as ok:
+                answers.append(ok)
+        assert answers == [False] * data.CONTENDED_REFUSALS + [True, True]
+    finally:
+        services.local.subject = None
+        services.use(fakes)
 
 
 @pytest.fixture
@@ -133,19 +157,19 @@ def test_the_oracle_wants_every_photo_once_per_size_and_the_doomed_one_never():
     assert "never stored" in (KATA.verify(dataset, {"files": missing, "puts": puts}) or "")
 
 
-def run_in_process(path, workload, size, redis_url=None, tmp_path=None):
+def run_in_process(path, workload, size, redis_url=None, tmp_path=None, seed=11):
     """One workload of the kata on a fresh SQLite file, as the grader's worker runs it."""
     placeholder_broker()
     tmp_path.mkdir(parents=True, exist_ok=True)
     module = load_module(path, KATA.entry_points)
     engine = create_engine(f"sqlite:///{tmp_path}/images.sqlite")
     KATA.models.metadata.create_all(engine)
-    dataset = KATA.generate(size, 11)
+    dataset = KATA.generate(size, seed)
     with Session(engine) as session:
         KATA.load(session, dataset)
     backends = Backends(None, redis_url, tmp_path)
     with KATA.environment(engine, backends) as env_services, Session(engine) as session:
-        env = RunEnv(engine, session, env_services, size, 11)
+        env = RunEnv(engine, session, env_services, size, seed)
         output = workload(module, env)
     engine.dispose()
     return env, KATA.verify(dataset, output) if output is not None else None
@@ -210,3 +234,42 @@ def test_on_redis_a_worker_killed_mid_chain_loses_nothing(name, tmp_path, real_r
         assert wrong is None, env.notes
     else:
         assert "was stored 2 times" in (wrong or ""), wrong
+
+
+@pytest.mark.parametrize("seed", [11, 12])  # and seed 21 in tests/grader/test_image_learners.py
+def test_refusals_that_use_up_retry_whens_budget_fail_every_seed(seed, tmp_path):
+    # Given retry_when(retries, exc) that always retries a refusal and retries
+    # StorageUnavailable while retries < 5 — dramatiq's `retries` counts the refusals
+    name = "wrong_retry_when_counts_refusals.py"
+    env, wrong = run_in_process(LEARNERS / name, run_story, 40, tmp_path=tmp_path, seed=seed)
+    # Then the photo the CDN was busy for is given up, on every seed (it passed 2 grades
+    # in 6 when contention was left to the threads), and the diagnostic says why
+    assert wrong is not None and "given up (dead-lettered)" in wrong, (wrong, env.notes)
+    assert "refusals used up the retry budget" in wrong
+    assert "acquire(raise_on_failure=False)" in wrong
+    assert env.counters["email_errors"] >= 1
+
+
+@pytest.mark.parametrize(
+    "name", ["correct_handrolled_chain_retry_when.py", "correct_retry_on_refusal_own_count.py"]
+)
+def test_limiters_that_keep_refusals_out_of_the_budget_store_the_contended_photo(name, tmp_path):
+    env, wrong = run_in_process(LEARNERS / name, run_story, 40, tmp_path=tmp_path)
+    counters = env.counters
+    assert wrong is None, (wrong, env.notes)
+    assert counters["email_errors"] == 0 and counters["retry_policy_errors"] == 0, env.notes
+    assert counters["peak_uploads"] <= 2 and counters["message_errors"] == 0, env.notes
+
+
+def test_a_plain_acquire_with_five_retries_loses_the_contended_photo(tmp_path):
+    path = LEARNERS / "wrong_plain_acquire_max5.py"
+    env, wrong = run_in_process(path, run_story, 40, tmp_path=tmp_path)
+    assert wrong is not None and "refusals used up the retry budget" in wrong, (wrong, env.notes)
+
+
+def test_a_group_of_first_stages_is_told_to_hold_the_whole_chain(tmp_path):
+    path = LEARNERS / "wrong_group_of_first_stages.py"
+    env, _ = run_in_process(path, run_story, 40, tmp_path=tmp_path)
+    said = [m for _, m in env.notes]
+    assert env.counters["email_errors"] >= 1, said
+    assert any("put each image's whole chain in the album's group" in m for m in said), said

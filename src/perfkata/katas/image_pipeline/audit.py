@@ -54,11 +54,31 @@ def stored_output(tally: Tally, dataset: data.PipelineData) -> dict[str, Any]:
         for size in SIZES
     ]
     files = {k: tally.get(f"file:{k}") for k in keys}
+    photos = [p for a in dataset.albums for p in dataset.album_images(a["id"])]
     return {
         "files": {k: hashlib.sha256(v).hexdigest() for k, v in files.items() if v is not None},
         "puts": {k: n for k in keys if (n := tally.count(f"put:{k}"))},
-        "first_error": (tally.get("first_error") or b"").decode(),
+        "first_error": refusals_ate_retries(tally, photos, dataset.doomed)
+        or (tally.get("first_error") or b"").decode(),
     }
+
+
+def refusals_ate_retries(tally: Tally, photos: list[int], doomed: int | None) -> str | None:
+    """Why a photo the CDN would have stored was given up, when its limiter raised: the
+    refusals reached dramatiq, which counts each as one of the message's retries."""
+    lost = [p for p in photos if p != doomed and tally.count(f"dead:{p}")]
+    if not lost or not tally.count("refusals_raised"):
+        return None
+    first = (tally.get("first_refusal") or b"").decode()
+    return (
+        f"photo {lost[0]} was given up (dead-lettered) although the CDN would have stored it; "
+        f"{first} ({tally.count('refusals_raised')} refusals in all). Every exception that "
+        "reaches dramatiq counts as one of the message's retries, a refusal too (the "
+        "`retries` your retry_when is given counts them), so the CDN's refusals used up the "
+        "retry budget StorageUnavailable needed: wait for a slot instead — loop on `with "
+        "CDN.acquire(raise_on_failure=False) as ok:` and sleep a moment when not ok — or "
+        "keep refusals out of the retry count"
+    )
 
 
 def request_work(inside: Counter[str], env: RunEnv) -> int:
@@ -104,11 +124,17 @@ def email_problem(run: Run, dataset: data.PipelineData, album: int) -> str | Non
     if late:
         return (
             f"album {album}'s email went out before its image {late[0]} was stored "
-            f"({len(late)} of its {len(photos)} images came after it): email once every "
-            "image's chain has finished, not when the first one does"
+            f"({len(late)} of its {len(photos)} images came after it): the email must wait "
+            "for every image's last stage — put each image's whole chain in the album's group "
+            "(a `pipeline` of fetch → resize → store), so the group completes when the last "
+            "store does; a group of first stages that each send the next completes when the "
+            "last download does"
         )
     named = json.loads(tally.get(f"email-failed:{album}") or b"[]")
     failed = sorted({run.plan.doomed} & set(photos)) if run.plan.doomed else []
+    if named != failed and (why := refusals_ate_retries(tally, photos, run.plan.doomed)):
+        really = f"only {failed}" if failed else "none of its photos"
+        return f"album {album}'s email names {named} as failed, where {really} failed: {why}"
     if named != failed:
         return (
             f"album {album}'s email names {named or 'no image'} as failed, where the photos "

@@ -18,6 +18,11 @@ SIZES = ("thumb", "medium", "large")
 ALBUMS = 3
 IMAGES_PER_ALBUM = 6
 FLAKY_SHARE = 0.3
+# The CDN is busy for a while when one flaky photo's uploads begin: that many of its
+# slot requests are refused. More than the 5 retries allowed, so a refusal that counts
+# as a retry always uses up the budget its StorageUnavailable needs (seed-independent:
+# the verdict must not depend on how the threads happened to contend).
+CONTENDED_REFUSALS = 6
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,7 @@ class PipelineData:
     bulk: list[int]  # the legacy images the admin re-imports (len == size)
     flaky: dict[int, str]  # image -> the size whose first store fails (never the first size)
     doomed: int  # an album photo whose every store fails: it can only be dead-lettered
+    contended: int = 0  # a flaky photo whose first CONTENDED_REFUSALS slot requests are refused
 
     def album_images(self, album_id: int) -> list[int]:
         return [i["id"] for i in self.images if i["album_id"] == album_id]
@@ -60,7 +66,9 @@ def generate(size: int, seed: int, albums: int = ALBUMS) -> PipelineData:
     doomed = rng.choice([i for i in ids if i // 100 != 1])  # never in the first album
     rest = [i for i in ids if i != doomed]
     flaky = {i: rng.choice(SIZES[1:]) for i in rng.sample(rest, round(len(ids) * FLAKY_SHARE))}
-    return PipelineData(album_rows, photos + legacy, [r["id"] for r in legacy], flaky, doomed)
+    contended = rng.choice(sorted(flaky))  # drawn last: the earlier draws stay as they were
+    bulk = [r["id"] for r in legacy]
+    return PipelineData(album_rows, photos + legacy, bulk, flaky, doomed, contended)
 
 
 def load(session: Session, data: PipelineData) -> None:

@@ -11,6 +11,7 @@ from types import ModuleType
 from typing import Any
 
 import dramatiq
+from dramatiq.errors import RateLimitExceeded
 from dramatiq.middleware import Middleware, Retries, default_middleware
 
 from perfkata.katas.image_pipeline.app import StorageUnavailable, services
@@ -79,11 +80,12 @@ class Recorder(Middleware):
 
     def before_process_message(self, broker: Any, message: Any) -> None:
         services.local.message = json.dumps(message.asdict())
+        services.local.subject = None if is_callback(message) else subject_of(message)
 
     def after_process_message(
         self, broker: Any, message: Any, *, result: Any = None, exception: Any = None
     ) -> None:
-        services.local.message = None
+        services.local.message = services.local.subject = None
         if exception is None:
             for hook in services.run.after_message:  # the kill switch (runner.py)
                 hook()
@@ -91,12 +93,16 @@ class Recorder(Middleware):
         if isinstance(exception, StorageUnavailable):
             self.tally.put(f"raised-storage:{message.actor_name}", b"1")
             return
+        if isinstance(exception, RateLimitExceeded):  # a refusal, counted as a retry
+            self.tally.incr("refusals_raised")
+            if self.tally.get("first_refusal") is None:
+                self.tally.put("first_refusal", self.describe(message, exception).encode())
         self.tally.incr("unexpected_errors")
         if self.tally.get("first_error") is None:
             self.tally.put("first_error", self.describe(message, exception).encode())
 
     def after_skip_message(self, broker: Any, message: Any) -> None:
-        services.local.message = None
+        services.local.message = services.local.subject = None
 
     def after_nack(self, broker: Any, message: Any) -> None:
         if not is_callback(message):

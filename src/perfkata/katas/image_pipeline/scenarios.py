@@ -93,7 +93,10 @@ def callback_errors(run: Run, env: RunEnv) -> int:
     sent = run.tally.count("email:1")
     if sent != 1:
         env.note(
-            "callback_errors", f"an album of one upload got {sent} emails before any redelivery"
+            "callback_errors",
+            f"album 1, uploaded alone, got {sent} emails before its email's message was "
+            "delivered again, so a redelivery could not be judged: first send one email per "
+            "album (see the emails check)",
         )
         return 1
     raw = run.tally.get("email-message:1")

@@ -158,9 +158,11 @@ class Judge:
         stats.origin += 1
         stats.renders += exchange.renders
         stats.wire_bytes += exchange.wire_bytes
-        stats.last_headers = exchange.headers
         if exchange.status in (200, 304):
             self.answered[exchange.path] = exchange.headers
+            stats.last_headers = exchange.headers  # what a note quotes: not a 403's
+        elif stats.last_headers is None:
+            stats.last_headers = exchange.headers
         has = {"etag", "last-modified"} & {k.lower() for k in exchange.headers}
         stats.validators = stats.validators or bool(has)
         if exchange.status == 304:

@@ -111,6 +111,15 @@ def test_the_gate_names_the_route_header_and_users_of_a_leaked_dashboard():
     first = output["first"][0]
     assert "/dashboard is stored by the shared cache (Cache-Control: public, max-age=30" in first
     assert "'s dashboard at request " in first
+    lifetime = [m for m in output["first"] if m.startswith("GET /users/<id>/dashboard may be")]
+    assert len(lifetime) == 1
+    assert lifetime[0].startswith(
+        "GET /users/<id>/dashboard may be served by a cache for 30 s without asking "
+        "(Cache-Control: public, max-age=30, "
+    )
+    assert lifetime[0].endswith(
+        "at most 0 s late: say max-age=0 (or no-cache) so every reuse is revalidated"
+    )
 
 
 @pytest.mark.parametrize(

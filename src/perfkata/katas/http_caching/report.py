@@ -113,9 +113,9 @@ def never_shared(route: str, stats: RouteStats) -> str:
     said = f"GET {route} was never answered by the shared cache ({shown(headers)})"
     if expires_before_date(headers):
         return (
-            f"{said}: its Expires ({headers['expires']}) is at or before the response's Date "
-            f"({headers.get('date')}, the shop's clock, which your app cannot read), so every "
-            f"copy is stale on arrival — say max-age or s-maxage (at most {LIMITS[route]} s) "
+            f"{said}: its Expires is at or before the response's Date "
+            f"({headers.get('date')}, from the shop's clock, not your app's), so every copy "
+            f"is stale on arrival — say max-age or s-maxage (at most {LIMITS[route]} s) "
             "instead of Expires"
         )
     cc = cache_control(headers)

@@ -206,7 +206,7 @@ KATA = define_kata(
         ),
         Check.of(
             "speedup",
-            "revalidation vs starter's render",
+            "catalog revalidation vs starter's render",
             "speedup",
             ">=0.3*ref & >=2",
             10,

@@ -145,10 +145,11 @@ def conditional(headers: dict[str, str], response: list[list[str]]) -> dict[str,
 
 
 def timed_revalidations(module: ModuleType, env: RunEnv) -> Iterator[Callable[[], Any]]:
-    """Set-up (untimed, once per dataset): the app built and every timed request made once
-    to learn its validators. Timed: each request again, conditional — what a cache sends
-    when its copy expired and nothing changed. The starter's have no validators, so they
-    are full renders: the speed-up is a revalidation's cost against a render's."""
+    """Set-up (untimed, once per dataset): the app built and every timed request (the
+    catalog's, timed_plan) made once to learn its validators. Timed: each request again,
+    conditional — what a cache sends when its copy expired and nothing changed. The
+    starter's have no validators, so they are full renders: the speed-up is a
+    revalidation's cost against a render's."""
     primed: dict[tuple[int, int], Any] = env.services["primed"]
     key = (env.size, env.seed)
     if key not in primed:

@@ -324,6 +324,14 @@ def grade_command(
         bool, typer.Option("--all", help="Grade every kata started in the workspace.")
     ] = False,
     directory: DirOption = None,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve",
+            help="http-caching: serve your app over a real loopback HTTP server "
+            "(Werkzeug's) instead of calling it in-process.",
+        ),
+    ] = False,
 ) -> None:
     """Grade your solution: correctness, statements, lazy loads, speed-up, memory."""
     if output_format not in ("text", *RENDERERS):
@@ -333,11 +341,18 @@ def grade_command(
     ws = open_workspace(directory)
     if output is not None:
         fences.protect(output)  # graded code can neither read nor rewrite the results
-    options = options_from_flags(db_url, redis_url, seed, timeout, timing)
+    options = replace(options_from_flags(db_url, redis_url, seed, timeout, timing), serve=serve)
+    if serve and (options.db_url or options.redis_url):
+        raise UsageError(
+            "--serve reaches your app on the loopback, which a worker with --db-url or "
+            "--redis-url does not have (it is off the network); http-caching uses neither."
+        )
     if all_katas or output or output_format not in ("text", "json"):
         work = started_work(ws) if all_katas else [kata_and_file(ws, kata, solution)]
         grade_batch(ws, work, options, output_format, output, record=solution is None)
     found, path = kata_and_file(ws, kata, solution)
+    if serve and "driven" not in found.extras:
+        raise UsageError(f"--serve serves an HTTP app: {found.slug} has none (http-caching has).")
     with ProgressBar() as progress:
         result = grade(found, path, replace(options, progress=progress))
     console = out()

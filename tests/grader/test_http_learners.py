@@ -62,3 +62,26 @@ def test_the_starter_is_correct_and_fails_every_caching_check():
     assert failed == {"304s", "renders", "bytes", "shared-cache"}
     assert "GET /products/<id> sends no ETag or Last-Modified (no caching headers)" in said[0]
     assert result.measurements["learner"].correct
+
+
+def test_renders_hidden_by_replacing_the_shops_renders_mid_stream_is_tampering():
+    # Given an app that swaps Shop.render_* for uncounted ones on its first request
+    # (the namespace check runs at the end of the driven stream, not after each request)
+    failed, said, result = graded(LEARNERS / "attack_uncounted_renders.py")
+    # Then the grade says what was replaced, and the kata scores 0
+    assert result.score == 0 and "fresh" in failed
+    assert any(
+        m.startswith("tampering detected: ") and "Shop.render_product replaced" in m for m in said
+    ), said
+
+
+def test_over_a_loopback_http_server_the_same_leak_is_caught():
+    # Given the public dashboard, its app behind Werkzeug's server in its worker (--serve)
+    result = grade(
+        KATA, LEARNERS / "public_dashboard.py", GradeOptions(seed=9, timing=False, serve=True)
+    )
+    said = [d.message for c in result.checks for d in c.diagnostics]
+    # Then the grade says so, and the shared cache's leak is found as in-process
+    assert "served over loopback HTTP" in result.backend
+    assert result.score == 0
+    assert any("'s dashboard at request" in m for m in said), said

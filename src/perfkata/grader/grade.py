@@ -68,6 +68,9 @@ class GradeOptions:
     # Skipping them spares a grade the slowest counting run (the starter's N+1 at N=800,
     # its per-row deletes at 10,000 rows) competing with the learner's for the cores.
     count_starter: bool = False
+    # http-caching: the learner's app behind a real loopback HTTP server (Werkzeug's) in
+    # its worker, instead of called through its WSGI interface in-process
+    serve: bool = False
     plan: TimingPlan = field(default_factory=TimingPlan)
     progress: Progress = lambda what, done, total: None
     # Called with the deterministic verdict before timing starts (watch shows it at once).
@@ -89,7 +92,7 @@ def derived_seed(seed: int, k: int) -> int:
 
 def backend_kind(options: GradeOptions) -> str:
     kind = "postgresql" if options.db_url else "sqlite"
-    return kind + ("+redis" if options.redis_url else "")
+    return kind + ("+redis" if options.redis_url else "") + ("+serve" if options.serve else "")
 
 
 def grade(kata: Kata, learner: Path, options: GradeOptions) -> GradeResult:
@@ -102,6 +105,8 @@ def grade(kata: Kata, learner: Path, options: GradeOptions) -> GradeResult:
     if options.redis_url:
         backend += f", redis ({safe_redis_url(options.redis_url)})"
         check_redis_reachable(options.redis_url)
+    if options.serve:
+        backend += ", the app served over loopback HTTP (Werkzeug)"
     paths = solution_paths(kata, learner)
     store = Counted(kata, paths, options, seed)
     if not options.count_starter:
@@ -111,7 +116,8 @@ def grade(kata: Kata, learner: Path, options: GradeOptions) -> GradeResult:
         # workers with nothing to count (the starter, a cached reference) warm up for
         # timing meanwhile, beside the learner's counting
         early = warm_early(kata, workers, seed, datasets, store) if options.timing else []
-        measurements = measure_all(kata, workers, seed, options.progress, store, datasets)
+        serve = options.timeout if options.serve else None
+        measurements = measure_all(kata, workers, seed, options.progress, store, datasets, serve)
         result = judged(kata, learner, seed, backend, measurements, None, options)
         if options.timing and measurements["learner"].correct:
             options.on_counted(result)
@@ -453,6 +459,7 @@ def measure_all(
     progress: Progress,
     store: Counted | None = None,
     datasets: Datasets | None = None,
+    serve: float | None = None,  # --serve: a driven kata's app over HTTP, this timeout
 ) -> dict[str, Measurement]:
     progress("counting statements", 0, 1)
     found = store.found if store is not None else {}
@@ -462,7 +469,8 @@ def measure_all(
     # instead (a second build of 10,000 rows costs seconds, and a job that skips its
     # work leaves the wrong rows behind all the same).
     memory_seed = seed if kata.mutates_data else derived_seed(seed, 1)
-    replies = counted_in_steps(kata, counting, getattr(workers, "proxies", {}), seed, memory_seed)
+    proxies = getattr(workers, "proxies", {})
+    replies = counted_in_steps(kata, counting, proxies, seed, memory_seed, serve)
     progress("counting statements", 1, 1)
     datasets = datasets or Datasets(kata)
     measurements = dict(found)
@@ -487,6 +495,7 @@ def counted_in_steps(
     proxies: dict[str, WorkerProxies],
     seed: int,
     memory_seed: int,
+    serve: float | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Every size in steps — the data built, the counted run, the memory pass — so what
     the proxies count between the build's reply and the run's is the counted run's alone
@@ -496,7 +505,7 @@ def counted_in_steps(
         prepare = {"op": "prepare", "size": size, "seed": seed}
         broadcast(workers, lambda v: prepare)  # noqa: B023 — called before the loop moves on
         before = {v: proxies[v].counts() for v in workers if v in proxies}
-        for v, entry in counted_run(kata, workers, size, seed).items():
+        for v, entry in counted_run(kata, workers, size, seed, serve).items():
             if v in proxies:
                 entry["server"] = difference(proxies[v].counts(), before[v])
             replies[v]["sizes"].append(entry)
@@ -513,7 +522,11 @@ def counted_in_steps(
 
 
 def counted_run(
-    kata: Kata, workers: dict[str, WorkerProcess], size: int, seed: int
+    kata: Kata,
+    workers: dict[str, WorkerProcess],
+    size: int,
+    seed: int,
+    serve: float | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Each worker's counted run on the data in place. A kata that drives its run from this
     process (extras["driven"]: http-caching's clients, caches and oracle) sends the worker
@@ -524,7 +537,7 @@ def counted_run(
         return broadcast(workers, lambda v: {"op": "count"})
     order = sorted(workers, key=lambda v: v != "learner")
     with ThreadPoolExecutor(max_workers=len(order)) as pool:
-        runs = {v: pool.submit(driven, workers[v].call, size, seed) for v in order}
+        runs = {v: pool.submit(driven, workers[v].call, size, seed, serve) for v in order}
         return {v: guarded(v, runs[v].result) for v in order}
 
 

@@ -4,6 +4,7 @@ page to another — graded by real HTTP caches (hishel over httpx) in the grader
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from importlib.resources import files
@@ -57,8 +58,6 @@ def verify_timed(dataset: data.ShopData, answers: Any) -> str | None:
     plan = timed_plan(len(dataset.products), dataset.seed)
     if not isinstance(answers, list) or len(answers) != len(plan):
         return "the timed revalidations were not all answered"
-    import json
-
     for (path, headers), (status, body) in zip(plan, answers, strict=True):
         if status == 304:
             continue
@@ -99,11 +98,12 @@ def in_process(module: ModuleType, env: RunEnv) -> dict[str, Any]:
     return output
 
 
-def driven(call: Any, size: int, seed: int) -> dict[str, Any]:
-    """The grade's counted run, from the grader's process (grader.grade.counted_in_steps)."""
+def driven(call: Any, size: int, seed: int, serve: float | None = None) -> dict[str, Any]:
+    """The grade's counted run, from the grader's process (grader.grade.counted_in_steps);
+    `serve`: over a loopback HTTP server, with this timeout per request."""
     from perfkata.katas.http_caching.replay import replay
 
-    entry: dict[str, Any] = replay(call, size, seed)
+    entry: dict[str, Any] = replay(call, size, seed, serve)
     return entry
 
 

@@ -346,14 +346,20 @@ class Judge:
         )
 
 
-def replay(call: Call, size: int, seed: int) -> dict[str, Any]:
-    """The counted run: an op_count-shaped reply built in the grader's process."""
+def replay(call: Call, size: int, seed: int, serve: float | None = None) -> dict[str, Any]:
+    """The counted run: an op_count-shaped reply built in the grader's process. `serve`
+    (a timeout in seconds) puts the app behind a loopback HTTP server in its worker."""
     data = generate(size, seed)
     clock = StreamClock(START_TIME)
     judge = Judge(Oracle(data), clock)
     langs = {u["id"]: u["lang"] for u in data.users}
-    call({"op": "kata", "name": "open", "args": {"size": size, "seed": seed}})
-    with World(call, clock, data.users).opened() as world:
+    opened = call(
+        {"op": "kata", "name": "open", "args": {"size": size, "seed": seed, "serve": bool(serve)}}
+    )
+    world_of = World(call, clock, data.users)
+    if serve:
+        world_of.served(int(opened["port"]), serve)
+    with world_of.opened() as world:
         for number, event in enumerate(stream(size, data, seed), 1):
             clock.now = START_TIME + event.at
             if event.is_edit:

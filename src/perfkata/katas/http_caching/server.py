@@ -8,12 +8,15 @@ the request cost."""
 
 from __future__ import annotations
 
+import json
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
+from werkzeug.serving import make_server
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from perfkata.bench.sourceline import LearnerFiles
@@ -82,7 +85,40 @@ def op_open(module: ModuleType, store: dict[str, Any], args: dict[str, Any]) -> 
     shop = Shop(generate(int(args["size"]), int(args["seed"])))
     store.clear()
     store.update(shop=shop, app=make_app(module, shop), start=shop.renders)
-    return {"renders": 0}
+    if not args.get("serve"):
+        return {"renders": 0}
+    server = make_server("127.0.0.1", 0, served(store), threaded=False)
+    threading.Thread(target=server.serve_forever, name="perfkata-serve", daemon=True).start()
+    store["server"] = server
+    return {"renders": 0, "port": server.server_port}
+
+
+def served(store: dict[str, Any]) -> WsgiApp:
+    """`--serve`: the app as Werkzeug's server calls it, wrapped to take perfkata's edits
+    off the request (before the app sees it) and to say the renders it cost. An error in
+    the app is kept and raised at the end of the stream, at the learner's line."""
+    shop: Shop = store["shop"]
+
+    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        for edit in json.loads(environ.pop("HTTP_X_PERFKATA_EDITS", "[]")):
+            shop.apply(edit)
+        before = shop.renders
+        try:
+            body_iter, status, headers = run_wsgi_app(store["app"], environ, buffered=True)
+            body = b"".join(body_iter)
+        except Exception as exc:  # the learner's; said when the stream ends
+            store.setdefault("error", (exc, f"answering GET {environ.get('PATH_INFO', '?')}"))
+            start_response("500 INTERNAL SERVER ERROR", [("Content-Length", "0")])
+            return [b""]
+        pairs = [(k, v) for k, v in headers.items() if k.lower() != "content-length"]
+        pairs += [
+            ("Content-Length", str(len(body))),
+            ("X-Perfkata-Renders", str(shop.renders - before)),
+        ]
+        start_response(status, pairs)
+        return [body]
+
+    return wsgi
 
 
 def op_request(module: ModuleType, store: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
@@ -103,6 +139,14 @@ def op_request(module: ModuleType, store: dict[str, Any], args: dict[str, Any]) 
 
 def op_close(module: ModuleType, store: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
     shop: Shop = store["shop"]
+    server = store.get("server")
+    if server is not None:
+        server.shutdown()
+        server.server_close()
+    if "error" in store:  # raised here, with the request it was answering: file and line
+        error, doing = store["error"]
+        with answering(module, doing):
+            raise error
     for edit in args.get("edits", ()):
         shop.apply(edit)
     renders = shop.renders - store["start"]

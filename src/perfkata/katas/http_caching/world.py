@@ -14,6 +14,7 @@ response with a `Date` from the same clock (as a server does), from which ages f
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -27,6 +28,7 @@ import httpx
 from hishel._core import _spec as hishel_spec
 from hishel.httpx import CacheTransport
 
+from perfkata.errors import LearnerCodeError
 from perfkata.katas.http_caching.server import HOST
 
 Call = Callable[[dict[str, Any]], Any]  # one request to the worker -> its result
@@ -82,20 +84,68 @@ class OriginTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         headers = {k: v for k, v in request.headers.items() if k.lower() not in DROPPED}
         path = request.url.raw_path.decode("ascii")
-        args = {"path": path, "headers": headers, "edits": self.pending_edits}
-        self.pending_edits = []
-        reply = self.call({"op": "kata", "name": "request", "args": args, "between": True})
-        body = str(reply["body"]).encode("latin-1")
-        response_headers = httpx.Headers([(str(k), str(v)) for k, v in reply["headers"]])
+        edits, self.pending_edits = self.pending_edits, []
+        status, response_headers, body, renders = self.send(path, headers, edits)
         # The server stamps every response with its clock, the stream's (Werkzeug's
         # make_conditional adds a Date from the wall clock, which the stream does not follow)
         response_headers["Date"] = formatdate(self.clock.now, usegmt=True)
         response_headers.pop("content-length", None)
-        exchange = Exchange(
-            path, headers, int(reply["status"]), response_headers, body, int(reply["renders"])
-        )
+        exchange = Exchange(path, headers, status, response_headers, body, renders)
         self.tally().exchanges.append(exchange)
         return httpx.Response(exchange.status, headers=response_headers, content=body)
+
+    def send(
+        self, path: str, headers: dict[str, str], edits: list[dict[str, Any]]
+    ) -> tuple[int, httpx.Headers, bytes, int]:
+        """In-process: one worker request, the app called through its WSGI interface."""
+        args = {"path": path, "headers": headers, "edits": edits}
+        reply = self.call({"op": "kata", "name": "request", "args": args, "between": True})
+        response_headers = httpx.Headers([(str(k), str(v)) for k, v in reply["headers"]])
+        body = str(reply["body"]).encode("latin-1")
+        return int(reply["status"]), response_headers, body, int(reply["renders"])
+
+
+class ServedOrigin(OriginTransport):
+    """`--serve`: the learner's app behind a real HTTP server (Werkzeug's) in its worker,
+    on a loopback port: each request goes over a TCP connection. The edits made since
+    the last request and the renders a request cost travel in headers of perfkata's own
+    (the server's wrapper takes them off before the app sees the request)."""
+
+    def __init__(
+        self, call: Call, clock: StreamClock, tally: Callable[[], Tally], port: int, timeout: float
+    ) -> None:
+        super().__init__(call, clock, tally)
+        self.timeout = timeout
+        self.client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=timeout)
+
+    def send(
+        self, path: str, headers: dict[str, str], edits: list[dict[str, Any]]
+    ) -> tuple[int, httpx.Headers, bytes, int]:
+        sent = {**headers, EDITS_HEADER: json.dumps(edits)}
+        try:
+            response = self.client.get(path, headers=sent)
+        except httpx.TimeoutException:
+            raise LearnerCodeError(
+                f"Your app did not answer GET {path} within {self.timeout:g} s (--timeout), "
+                "over the loopback HTTP server (--serve).",
+                hint="Look for a request that never returns.",
+            ) from None
+        except httpx.TransportError as exc:
+            raise LearnerCodeError(
+                f"Your app's HTTP server stopped answering at GET {path} ({exc}).",
+                hint="Does the app exit, or close the server's socket?",
+            ) from None
+        got = httpx.Headers(response.headers)
+        renders = int(got.pop(RENDERS_HEADER, "0"))
+        for name in ("server", "connection"):
+            got.pop(name, None)
+        return response.status_code, got, response.content, renders
+
+    def close(self) -> None:
+        self.client.close()
+
+
+EDITS_HEADER, RENDERS_HEADER = "X-Perfkata-Edits", "X-Perfkata-Renders"
 
 
 # httpx adds these; the app never needs them and a real client varies in them
@@ -203,9 +253,14 @@ class World:
         self.clients: dict[int, httpx.Client] = {}
         self.origin = OriginTransport(call, clock, lambda: self.current)
 
+    def served(self, port: int, timeout: float) -> None:
+        """Reach the app over a loopback HTTP server instead (`--serve`)."""
+        self.origin = ServedOrigin(self.call, self.clock, lambda: self.current, port, timeout)
+
     @contextmanager
     def opened(self) -> Iterator[World]:
         with ExitStack() as stack:
+            stack.callback(self.origin.close)
             stack.enter_context(stream_time(self.clock))
             storage = store(stack)
             shared = CacheTransport(

@@ -17,10 +17,12 @@ from perfkata.katas.http_caching import KATA, in_process, verify_stream, verify_
 from perfkata.katas.http_caching import stream as stream_module
 from perfkata.katas.http_caching.data import generate
 from perfkata.katas.http_caching.replay import (
+    RouteStats,
     expires_before_date,
     explicit_lifetime,
     shared_may_store,
 )
+from perfkata.katas.http_caching.report import never_shared, timed_notes
 from perfkata.katas.http_caching.server import (
     call_app,
     make_app,
@@ -289,3 +291,38 @@ def test_a_learners_error_names_the_request_it_was_answering():
     assert message.startswith("AttributeError: 'User' object has no attribute 'verison' at ")
     assert re.search(r"\(in dashboard\), while answering GET /users/\d+/dashboard\.$", message)
     assert caught.value.line == 71
+
+
+@pytest.mark.parametrize(
+    ("stats", "says"),
+    [
+        (RouteStats(origin=5), "GET /products/<id> sends no ETag or Last-Modified (x): its timed"),
+        (
+            RouteStats(origin=5, validators=True, renders_on_304=4, answered_304=4),
+            "GET /products/<id> rendered a body 4 times for its 4 answers 304: its timed",
+        ),
+        (RouteStats(origin=5, validators=True), None),
+    ],
+)
+def test_the_timed_checks_notes_name_the_catalog_route_that_renders(stats, says):
+    found = [n["message"] for n in timed_notes("/products/<id>", stats, "x")]
+    assert [m[: len(says)] for m in found] == ([says] if says else [])
+    assert all(n["metric"] == "speedup" for n in timed_notes("/products/<id>", stats, "x"))
+
+
+@pytest.mark.parametrize(
+    ("cache_control", "says"),
+    [
+        ("public", "it may be stored, but gives no lifetime (no max-age or s-maxage)"),
+        ("public, no-cache", "it may be stored, but its lifetime is 0"),
+        ("max-age=60", "the clients send Authorization, so a shared cache stores the page only"),
+    ],
+)
+def test_why_the_shared_cache_never_answered_is_read_from_the_headers(cache_control, says):
+    stats = RouteStats(requests=3, origin=3)
+    stats.last_headers = httpx.Headers({"Cache-Control": cache_control, "Date": DATE})
+    said = never_shared("/products/<id>", stats)
+    assert said.startswith(
+        f"GET /products/<id> was never answered by the shared cache (Cache-Control: "
+        f"{cache_control}): {says}"
+    )

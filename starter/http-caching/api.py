@@ -36,7 +36,8 @@ def create_app(shop):
     def dashboard(user_id):
         if shop.user_for(request.headers.get("Authorization")) != user_id:
             abort(403)
-        # TODO: one user's page: never for a shared cache; always current.
+        # TODO: one user's page: never stored by a shared cache (private, or no-store —
+        # never public); always current.
         return jsonify(shop.render_dashboard(user_id))
 
     return app

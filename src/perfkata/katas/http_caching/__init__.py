@@ -24,16 +24,31 @@ from perfkata.katas.http_caching.server import (
 )
 from perfkata.katas.http_caching.shop import Shop, remembered_summary
 
+# each kind of the gate's faults in a word (replay.ORDER), for its one-line summary
+KINDS = {
+    "leak": "another user's",
+    "stored": "kept by the shared cache",
+    "vary": "the other language's",
+    "lifetime": "a lifetime past the rule",
+    "stale": "too stale",
+    "wrong": "wrong",
+}
+
 
 def verify_stream(dataset: data.ShopData, output: Any) -> str | None:
     """Any response a client ended up with that was not the shop's (stale past the rule,
-    another language's, another user's), or a lifetime past the rule, is a wrong answer;
-    said as is (extras below)."""
+    another language's, another user's), or a lifetime past the rule, is a wrong answer:
+    said in one line with a count per route and kind; the first of each is a note below
+    (report.notes), so no line says the same twice."""
     if not isinstance(output, dict) or "violations" not in output:
         return "wrong output: the run produced no report of its responses"
     if output["violations"] == 0:
         return None
-    return f"{output['violations']} responses broke the shop's rules; " + "; ".join(output["first"])
+    counts = ", ".join(
+        f"{count} on GET {route} ({KINDS.get(kind, kind)})"
+        for kind, route, count in output.get("faults", ())
+    )
+    return f"{output['violations']} responses broke the shop's rules: {counts}; the first of each:"
 
 
 def verify_timed(dataset: data.ShopData, answers: Any) -> str | None:
@@ -191,11 +206,12 @@ KATA = define_kata(
         ),
         Check.of(
             "speedup",
-            "revalidation vs starter's render",
+            "catalog revalidation vs starter's render",
             "speedup",
             ">=0.3*ref & >=2",
             10,
-            "A revalidation should cost a lookup of versions, not a render.",
+            "A catalog revalidation (GET /products/<id> or /products/<id>/reviews with the "
+            "validators your app gave) should cost a lookup of versions, not a render.",
         ),
     ),
 )

@@ -6,6 +6,7 @@ wire carried counted. The learner's process sees only the requests that reach it
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -17,8 +18,10 @@ from perfkata.katas.http_caching.oracle import LIMITS, Expected, Oracle, parsed,
 from perfkata.katas.http_caching.stream import Event, stream
 from perfkata.katas.http_caching.world import Call, Exchange, StreamClock, Tally, World
 
-# how the gate's first faults are told, the gravest first
-ORDER = ("leak", "vary", "lifetime", "stale", "wrong")
+DASHBOARD = "/users/<id>/dashboard"
+
+# how the gate's faults are told, the gravest first
+ORDER = ("leak", "stored", "vary", "lifetime", "stale", "wrong")
 
 
 def cache_control(headers: httpx.Headers) -> dict[str, str]:
@@ -56,6 +59,29 @@ def explicit_lifetime(headers: httpx.Headers) -> int | None:
     return max(lives) if lives else None
 
 
+def shared_may_store(headers: httpx.Headers) -> bool:
+    """Whether a shared cache may store a response to a request that carried Authorization
+    (RFC 9111 §3.5): only when it says public, s-maxage or must-revalidate — and neither
+    private nor no-store (§3)."""
+    cc = cache_control(headers)
+    if "private" in cc or "no-store" in cc:
+        return False
+    return bool({"public", "s-maxage", "must-revalidate"} & set(cc))
+
+
+def expires_before_date(headers: httpx.Headers) -> bool:
+    """An Expires at or before the response's Date, with no max-age/s-maxage over it: the
+    response is stale on arrival (an Expires from the app's clock, not the shop's)."""
+    cc = cache_control(headers)
+    if "expires" not in headers or "max-age" in cc or "s-maxage" in cc:
+        return False
+    try:
+        expires = parsedate_to_datetime(headers["expires"]).timestamp()
+        return expires <= parsedate_to_datetime(headers["date"]).timestamp()
+    except (TypeError, ValueError, KeyError):
+        return True  # an invalid Expires means "already expired" (§5.3)
+
+
 def shown(headers: httpx.Headers) -> str:
     """The caching headers of a response, as a diagnostic quotes them."""
     parts = [
@@ -90,18 +116,32 @@ class Judge:
     clock: StreamClock
     routes: dict[str, RouteStats] = field(default_factory=lambda: defaultdict(RouteStats))
     violations: Counter[str] = field(default_factory=Counter)
-    first: dict[str, str] = field(default_factory=dict)
+    # per kind of fault and route: how many, and the first one told in full — so every
+    # broken route is named at once, not only the first of each kind
+    faults: Counter[tuple[str, str]] = field(default_factory=Counter)
+    first: dict[tuple[str, str], str] = field(default_factory=dict)
     seen: dict[tuple[str, str, str], Any] = field(default_factory=dict)  # validator -> body
-    lifetimes_said: set[str] = field(default_factory=set)
     # the caching headers each address last answered with (200 or 304): what diagnostics quote
     answered: dict[str, httpx.Headers] = field(default_factory=dict)
 
     def now(self) -> int:
         return int(self.clock.now - START_TIME)
 
-    def fault(self, kind: str, message: str) -> None:
+    def fault(self, kind: str, path: str, message: str | Callable[[], str]) -> None:
+        """One fault; its message is built only for the first of its kind on its route."""
+        key = (kind, route_of(path))
         self.violations[kind] += 1
-        self.first.setdefault(kind, message)
+        self.faults[key] += 1
+        if key not in self.first:
+            self.first[key] = message() if callable(message) else message
+
+    def told(self) -> list[tuple[str, str, int, str]]:
+        """(kind, route, count, first message) for every route that broke a rule, the
+        gravest kind first."""
+        keys = sorted(self.first, key=lambda k: (ORDER.index(k[0]), k[1]))
+        return [
+            (kind, route, self.faults[kind, route], self.first[kind, route]) for kind, route in keys
+        ]
 
     def response(
         self, number: int, event: Event, lang: str, got: httpx.Response, tally: Tally
@@ -118,9 +158,11 @@ class Judge:
         stats.origin += 1
         stats.renders += exchange.renders
         stats.wire_bytes += exchange.wire_bytes
-        stats.last_headers = exchange.headers
         if exchange.status in (200, 304):
             self.answered[exchange.path] = exchange.headers
+            stats.last_headers = exchange.headers  # what a note quotes: not a 403's
+        elif stats.last_headers is None:
+            stats.last_headers = exchange.headers
         has = {"etag", "last-modified"} & {k.lower() for k in exchange.headers}
         stats.validators = stats.validators or bool(has)
         if exchange.status == 304:
@@ -151,20 +193,37 @@ class Judge:
 
     def check_lifetime(self, exchange: Exchange) -> None:
         route = route_of(exchange.path)
-        life = explicit_lifetime(exchange.headers)
-        if exchange.status not in (200, 304) or life is None or life <= LIMITS[route]:
+        if exchange.status not in (200, 304):
             return
-        self.violations["lifetime"] += 1
-        if route not in self.lifetimes_said:
-            self.lifetimes_said.add(route)
-            self.first.setdefault(
-                "lifetime",
-                f"GET {route} may be served by a cache for {life} s without asking "
-                f"({shown(exchange.headers)}), but the shop allows a client to see a "
-                f"change at most {LIMITS[route]} s late: lower max-age/s-maxage to "
-                f"{LIMITS[route]} or less"
-                + (" (or use no-cache and revalidate)" if LIMITS[route] == 0 else ""),
-            )
+        if route == DASHBOARD and shared_may_store(exchange.headers):
+            self.fault("stored", exchange.path, lambda: self.stored(exchange))
+        life = explicit_lifetime(exchange.headers)
+        if life is None or life <= LIMITS[route]:
+            return
+        limit = LIMITS[route]
+        self.fault(
+            "lifetime",
+            exchange.path,
+            f"GET {route} may be served by a cache for {life} s without asking "
+            f"({shown(exchange.headers)}), but the shop allows a client to see a "
+            f"change at most {limit} s late: "
+            + (
+                f"lower max-age/s-maxage to {limit} or less"
+                if limit
+                else "say max-age=0 (or no-cache) so every reuse is revalidated"
+            ),
+        )
+
+    def stored(self, exchange: Exchange) -> str:
+        cc = cache_control(exchange.headers)
+        why = ", ".join(n for n in ("public", "s-maxage", "must-revalidate") if n in cc)
+        return (
+            f"GET {exchange.path} is kept by the shared cache ({shown(exchange.headers)}): "
+            f"the request carried Authorization, but {why} lets a shared cache store the "
+            "response — one user's page sits in the CDN, kept from others only as long as "
+            "every reuse is revalidated; a page for one user must say Cache-Control: "
+            "private (or no-store)"
+        )
 
     def check(
         self,
@@ -184,6 +243,7 @@ class Judge:
             if got.status_code == 200 and owner is not None:
                 self.fault(
                     "leak",
+                    event.path,
                     f"GET {event.path} is stored by the shared cache ({shown(headers)}) — user "
                     f"{event.user} received user {owner}'s dashboard {where}: a page for one "
                     "user must say Cache-Control: private (or no-store), never public",
@@ -191,6 +251,7 @@ class Judge:
             elif got.status_code != 403:
                 self.fault(
                     "wrong",
+                    event.path,
                     f"GET {event.path} by user {event.user} {where} answered {got.status_code}, "
                     "not 403 (it is not their dashboard)",
                 )
@@ -200,6 +261,7 @@ class Judge:
         if got.status_code != 200:
             self.fault(
                 "wrong",
+                event.path,
                 f"GET {event.path} by user {event.user} {where} received {got.status_code}, "
                 f"not 200 ({shown(headers)})",
             )
@@ -208,7 +270,11 @@ class Judge:
         if past is not None:
             late = self.now() - past.until
             if late > LIMITS[route]:
-                self.fault("stale", self.stale(event, where, late, past.because, tally, headers))
+                self.fault(
+                    "stale",
+                    event.path,
+                    lambda: self.stale(event, where, late, past.because, tally, headers),
+                )
             return
         self.other(event, lang, body, where, headers)
 
@@ -256,6 +322,7 @@ class Judge:
             vary = headers.get("vary")
             self.fault(
                 "vary",
+                event.path,
                 f"GET {event.path} asked in {lang} by user {event.user} {where} received the "
                 f"{other_lang} page from the shared cache: the page depends on Accept-Language, "
                 + (f"but its Vary is {vary!r}" if vary else "but the response has no Vary header")
@@ -266,12 +333,14 @@ class Judge:
         if owner is not None and owner != event.user:
             self.fault(
                 "leak",
+                event.path,
                 f"GET {event.path} is stored by the shared cache ({shown(headers)}) — user "
                 f"{event.user} received user {owner}'s dashboard {where}",
             )
             return
         self.fault(
             "wrong",
+            event.path,
             f"GET {event.path} (user {event.user}) {where} received a body that is none of "
             f"the shop's pages for it ({shown(headers)})",
         )
@@ -310,10 +379,12 @@ def reply(judge: Judge, size: int, data: ShopData, closed: dict[str, Any]) -> di
 
     found = counters(judge, int(closed.get("renders", 0)))
     wrong = sum(judge.violations.values())
-    firsts = [judge.first[k] for k in ORDER if k in judge.first]
+    told = judge.told()
     output = {
         "violations": wrong,
-        "first": firsts,
+        "first": [message for _, _, _, message in told],
+        # [kind, route, count] per route that broke a rule: the gate's one-line summary
+        "faults": [[kind, route, count] for kind, route, count, _ in told],
         "requests": found["requests"],
         "seed": data.seed,
     }

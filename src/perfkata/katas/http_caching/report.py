@@ -5,10 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from perfkata.katas.http_caching.oracle import LIMITS
-from perfkata.katas.http_caching.replay import ORDER, Judge, RouteStats, shown
+import httpx
 
-DASHBOARD = "/users/<id>/dashboard"
+from perfkata.katas.http_caching.oracle import LIMITS
+from perfkata.katas.http_caching.replay import (
+    DASHBOARD,
+    Judge,
+    RouteStats,
+    cache_control,
+    expires_before_date,
+    explicit_lifetime,
+    shown,
+)
 
 
 def counters(judge: Judge, renders: int) -> dict[str, float]:
@@ -42,7 +50,12 @@ def note(metric: str, message: str) -> dict[str, Any]:
 
 
 def notes(judge: Judge) -> list[dict[str, Any]]:
-    found = [note("violations", judge.first[kind]) for kind in ORDER if kind in judge.first]
+    """The gate's faults, one line per kind and route (the first told in full, with how
+    many there were), then what each route's headers cost."""
+    found = [
+        note("violations", f"{message} [{count} like this on GET {route}]")
+        for _, route, count, message in judge.told()
+    ]
     for route, stats in sorted(judge.routes.items()):
         found += route_notes(route, stats)
     return found
@@ -88,13 +101,60 @@ def route_notes(route: str, stats: RouteStats) -> list[dict[str, Any]]:
                 )
             )
     if route != DASHBOARD and stats.requests and not stats.shared_answers:
-        found.append(
-            note(
-                "shared_hit_ratio",
-                f"GET {route} was never answered by the shared cache ({headers}): the "
-                "clients send Authorization, so a shared cache stores the page only when it "
-                "says Cache-Control: public (with max-age or s-maxage of at most "
-                f"{LIMITS[route]} s)",
-            )
-        )
+        found.append(note("shared_hit_ratio", never_shared(route, stats)))
+    if route != DASHBOARD:
+        found += timed_notes(route, stats, headers)
     return found
+
+
+def never_shared(route: str, stats: RouteStats) -> str:
+    """Why the shared cache never answered a catalog route, from the headers it sent."""
+    headers = stats.last_headers if stats.last_headers is not None else httpx.Headers()
+    said = f"GET {route} was never answered by the shared cache ({shown(headers)})"
+    if expires_before_date(headers):
+        return (
+            f"{said}: its Expires is at or before the response's Date "
+            f"({headers.get('date')}, from the shop's clock, not your app's), so every copy "
+            f"is stale on arrival — say max-age or s-maxage (at most {LIMITS[route]} s) "
+            "instead of Expires"
+        )
+    cc = cache_control(headers)
+    if "public" in cc or "s-maxage" in cc:
+        if explicit_lifetime(headers) == 0:
+            return (
+                f"{said}: it may be stored, but its lifetime is 0 (no-cache, max-age=0 with "
+                "no s-maxage), so every reuse asks the app — give it max-age or s-maxage of "
+                f"at most {LIMITS[route]} s"
+            )
+        return (
+            f"{said}: it may be stored, but gives no lifetime (no max-age or s-maxage) — say "
+            f"max-age or s-maxage of at most {LIMITS[route]} s"
+        )
+    return (
+        f"{said}: the clients send Authorization, so a shared cache stores the page only "
+        f"when it says Cache-Control: public (with max-age or s-maxage of at most "
+        f"{LIMITS[route]} s)"
+    )
+
+
+def timed_notes(route: str, stats: RouteStats, headers: str) -> list[dict[str, Any]]:
+    """What makes a catalog route's timed revalidations cost a render (the timed check
+    sends only catalog revalidations: a dashboard's policy is not timed)."""
+    if stats.origin and not stats.validators:
+        return [
+            note(
+                "speedup",
+                f"GET {route} sends no ETag or Last-Modified ({headers}): its timed "
+                "revalidations carry no validator, so each is a full render",
+            )
+        ]
+    if stats.renders_on_304:
+        return [
+            note(
+                "speedup",
+                f"GET {route} rendered a body {stats.renders_on_304} times for its "
+                f"{stats.answered_304} answers 304: its timed revalidations pay the render "
+                "they should save",
+            )
+        ]
+    return []

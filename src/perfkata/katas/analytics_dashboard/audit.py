@@ -249,11 +249,13 @@ def pg_unnarrowed(node: dict[str, Any]) -> str | None:
 
 
 def pg_visited(node: dict[str, Any]) -> int:
-    """Rows of orders the executor visited (EXPLAIN ANALYZE): those each scan node passed
-    on plus those its filter or recheck threw away, times its loops: what a page costs,
-    whatever shape its WHERE has."""
+    """Rows of orders the executor visited walking an index (EXPLAIN ANALYZE): those each
+    index scan passed on plus those its filter threw away, times its loops — what a page
+    costs under its LIMIT, whatever shape its WHERE has. (A Seq Scan reads the table
+    whatever the depth: the full-scan check names it.)"""
     visited = 0
-    if node.get("Relation Name") == "orders":
+    walks = node.get("Node Type") in ("Index Scan", "Index Only Scan")
+    if walks and node.get("Relation Name") == "orders":
         per_loop = (
             node.get("Actual Rows", 0)
             + node.get("Rows Removed by Filter", 0)
@@ -412,7 +414,8 @@ def page_costs(replayed: list[Replayed]) -> list[PageCost]:
     - on SQLite, when its plan walks an index from the start (no range to seek to), every
       row before the cursor too: the pages before it (20 rows each, as the gate checked)
       plus its own;
-    - on PostgreSQL, the rows its scans visited (EXPLAIN ANALYZE), filtered out or not."""
+    - on PostgreSQL, the rows its index scans visited (EXPLAIN ANALYZE), filtered out or
+      not."""
     pages: dict[int, list[Replayed]] = {}
     for statement in replayed:
         if is_page(statement.phase):

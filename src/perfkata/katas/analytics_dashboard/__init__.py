@@ -26,7 +26,10 @@ HINTS = (
     "Page by key, not by OFFSET: return the last row's (created_at, id) as the cursor and "
     "ask for WHERE tuple_(Order.created_at, Order.id) < tuple_(*cursor) ORDER BY "
     "created_at DESC, id DESC LIMIT 21 — the 21st row only tells you there is a next "
-    "page; return None as the cursor when there is none.",
+    "page; return None as the cursor when there is none, also after a full last page. "
+    "Spelled without a row value, bound the seek: created_at <= :c AND (created_at < :c OR "
+    "id < :i) — a bare created_at < :c OR (created_at = :c AND id < :i) is no range to "
+    "start from, and SQLite walks the index from the newest order to reach the cursor.",
 )
 
 KATA = define_kata(
@@ -95,7 +98,7 @@ KATA = define_kata(
             "==0",
             15,
             "Declare an index that starts with the column the filter compares with = "
-            "(status), then the range (created_at).",
+            "(status), then the range (created_at): status alone reads every refund ever.",
         ),
         Check.of(
             "feed-index",
@@ -111,8 +114,8 @@ KATA = define_kata(
             "feed_depth",
             "<=1",
             10,
-            "Page by key (the last row's created_at and id), not by OFFSET: a deep page "
-            "must cost what the first one does.",
+            "Page by key (the last row's created_at and id), not by OFFSET, as a range the "
+            "index can seek to: a deep page must cost what the first one does.",
         ),
         Check.of(
             "feed-rows",

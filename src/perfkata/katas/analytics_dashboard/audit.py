@@ -23,6 +23,7 @@ from perfkata.katas.analytics_dashboard.workload import FEED, WIDGETS
 
 READS = re.compile(r"\s*(?:SELECT|WITH|\()", re.IGNORECASE)
 OFFSET = re.compile(r"\bOFFSET\s+(\d+)", re.IGNORECASE)
+LIMIT = re.compile(r"\bLIMIT\b", re.IGNORECASE)
 ALIAS = re.compile(r"\borders\s+(?:AS\s+)?(\w+)", re.IGNORECASE)
 # literals in the driver's expanded SQL, to bind again as the learner's statement did
 LITERAL = re.compile(r"'(?:[^']|'')*'|(?<![\w.])\d+(?:\.\d+)?(?![\w.])")
@@ -411,9 +412,9 @@ class PageCost:
 def page_costs(replayed: list[Replayed]) -> list[PageCost]:
     """Rows read per feed page, in page order: per statement, the most of
     - the rows it returned plus those an OFFSET made the database skip;
-    - on SQLite, when its plan walks an index from the start (no range to seek to), every
-      row before the cursor too: the pages before it (20 rows each, as the gate checked)
-      plus its own;
+    - on SQLite, when its plan walks an index from the start (no range to seek to) under a
+      LIMIT, every row before the cursor too: the pages before it (20 rows each, as the
+      gate checked) plus its own page and look-ahead;
     - on PostgreSQL, the rows its index scans visited (EXPLAIN ANALYZE), filtered out or
       not."""
     pages: dict[int, list[Replayed]] = {}
@@ -422,13 +423,27 @@ def page_costs(replayed: list[Replayed]) -> list[PageCost]:
             pages.setdefault(page_number(statement.phase), []).append(statement)
     costs = []
     for number, group in sorted(pages.items()):
+        walked = [s for s in group if walks_to_cursor(s)]
         before = (number - 1) * PAGE_SIZE
         read = sum(
-            max(s.rows + s.offset, s.visited, before + s.rows if s.unbounded else 0) for s in group
+            max(
+                s.rows + s.offset,
+                s.visited,
+                before + min(s.rows, PAGE_SIZE + 1) if s in walked else 0,
+            )
+            for s in group
         )
-        unbounded = next((s.unbounded for s in group if s.unbounded), None)
+        unbounded = next((s.unbounded for s in walked), None)
         costs.append(PageCost(read, group[0].where, unbounded))
     return costs
+
+
+def walks_to_cursor(statement: Replayed) -> bool:
+    """A page's statement that walks the index from the newest order under a LIMIT
+    without an OFFSET (that one is counted as such): it reads up to the cursor, then its
+    page. A statement without a LIMIT (a count, a whole-table fetch) reads what it returns
+    or every row, whatever the depth."""
+    return bool(statement.unbounded) and not statement.offset and bool(LIMIT.search(statement.sql))
 
 
 def page_number(phase: str) -> int:

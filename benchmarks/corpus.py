@@ -26,6 +26,7 @@ KATAS = {
     "cached_catalog": "cached-catalog",
     "cleanup_cron": "cleanup-cron",
     "report_worker": "report-worker",
+    "analytics_dashboard": "analytics-dashboard",
 }
 # Samples about errors and cheating: graded by the suite, where their message is asserted.
 NOT_VERDICTS = {

@@ -76,6 +76,13 @@ def test_a_correct_shape_passes_on_postgresql_by_its_own_plans(real_postgres_url
             {"feed-rows", "memory"},
             "page 1 fetches 6,000 rows to show 20 at slices_in_python.py:84",
         ),
+        (
+            # sent on a raw sqlite3 connection of its own: the driver's trace still has it
+            "raw_driver_refunds.py",
+            {"filter-index"},
+            "(plan: SEARCH orders USING INDEX ix_orders_created_at_id (created_at>?) at "
+            "raw_driver_refunds.py:80)",
+        ),
         ("ties_by_id.py", {"correct"}, "wrong output: at size 390, top_products: item"),
         (
             # its seek (id < :last) is no range on the feed's index: it walks from the newest

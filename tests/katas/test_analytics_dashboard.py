@@ -56,7 +56,14 @@ def judged(state: WorkerState, size: int, wrong: bool = False) -> dict:
     counters, notes = KATA.extras["judge_statements"](
         state.engine, measured["statement_log"], measured["output"], size
     )
-    return {**measured["counters"], **counters, "notes": dict(notes), "gate": said}
+    diagnostics = [d["message"] for d in measured["diagnostics"]]
+    return {
+        **measured["counters"],
+        **counters,
+        "notes": dict(notes),
+        "said": diagnostics,
+        "gate": said,
+    }
 
 
 def test_the_data_holds_every_trap_the_orderings_have():
@@ -111,6 +118,15 @@ def test_starter_is_counted_per_customer_scans_and_pages_by_offset(load, db_url)
         f"orders filtered by status scan the whole table (plan: {plan} at dashboard.py:"
     )
     assert counted["notes"]["feed_depth"].startswith(f"page 20 reads {SMALL} rows to show 20")
+    # each widget's session is its own request: the N+1 is named from what it queried
+    assert (
+        f"N+1: Customer.orders lazily loaded {customers} times at dashboard.py:66 — add "
+        ".options(selectinload(Customer.orders))" in counted["said"]
+    )
+    assert any(
+        m.startswith(f"revenue_by_day loads {SMALL} Order objects to sum them at dashboard.py:29")
+        for m in counted["said"]
+    )
 
 
 def test_reference_costs_one_statement_per_widget_and_page(load):
@@ -120,6 +136,7 @@ def test_reference_costs_one_statement_per_widget_and_page(load):
     assert counted["filter_scans"] == 0 and counted["feed_full_scans"] == 0
     assert counted["feed_depth"] == 0 and counted["feed_excess_rows"] == 1  # the look-ahead
     assert counted["notes"] == {}
+    assert [m for m in counted["said"] if not m.startswith("the queries are not")] == []
 
 
 def test_starter_rows_fetched_grow_with_the_table_the_references_do_not(load):

@@ -384,12 +384,14 @@ def worker_pool(
                 "seal": SEAL,  # every reply of the worker's own carries it back
             },
         )
-        workers.databases = {
-            v: postgres_opener(options.db_url, schemas[v])
-            if options.db_url
-            else sqlite_opener(loaded[v].get("database"), workers[v].scratch)
-            for v in variants
-        }
+        workers.databases = {}
+        if kata.extras.get("statement_log"):  # its statements are judged in this process
+            workers.databases = {
+                v: postgres_opener(options.db_url, schemas[v])
+                if options.db_url
+                else sqlite_opener(loaded[v].get("database"), workers[v].scratch)
+                for v in variants
+            }
         yield workers
 
 

@@ -15,6 +15,7 @@ post's single comment is still one link of the chain `post.comments -> comment.a
 
 from __future__ import annotations
 
+import weakref
 from collections import Counter, defaultdict, deque
 from dataclasses import dataclass
 from types import CodeType
@@ -125,9 +126,12 @@ class LazyLoadProbe(Probe):
         self._counts: defaultdict[tuple[Any, ...], defaultdict[CodeType | None, Counter[int]]]
         self._counts = defaultdict(lambda: defaultdict(Counter))
         # SQLAlchemy's path registries are interned (hashed by id): one entry per path
-        self._chains: dict[Any, tuple[RelationshipProperty[Any], ...]] = {}
+        self._chains: dict[tuple[Any, Any], tuple[RelationshipProperty[Any], ...]] = {}
         self._ctx: ProbeContext | None = None
-        self._root: Mapper[Any] | None = None  # the entity of the first top-level query
+        # per session, the entity of its first top-level query: a workload of several
+        # requests (analytics-dashboard's widgets) opens a session for each, and a chain
+        # is rebuilt from what that request queried, not from the run's first query
+        self._roots: weakref.WeakKeyDictionary[Session, Mapper[Any]] = weakref.WeakKeyDictionary()
         # load run (SQLAlchemy's runid) -> whether it loaded one object of its class alone;
         # settled at the first lazy load from that run (a scan of the identity map), so a
         # solution without lazy loads pays nothing, and no listener runs per loaded row
@@ -159,30 +163,30 @@ class LazyLoadProbe(Probe):
             return
         # lazy_loaded_from is the cheapest attribute here: read first, it settles most calls
         if state.lazy_loaded_from is None:
-            if self._root is None and not state.is_relationship_load:
-                self._root = state.bind_mapper
-                self._chains.clear()  # chains found so far did not start at the root
+            mapper = None if state.is_relationship_load else state.bind_mapper
+            if mapper is not None and state.session not in self._roots:
+                self._roots[state.session] = mapper
             return
         if self._ctx is None:
             return
         if self.loaded_alone(state.lazy_loaded_from):
             self.alone += 1
             return
-        chain = self._chain(state.loader_strategy_path)
+        chain = self._chain(state.loader_strategy_path, self._roots.get(state.session))
         if not chain:
             return
         frame = self._ctx.learner_files.innermost_frame()
         code, line = (frame.f_code, frame.f_lineno) if frame is not None else (None, 0)
         self._counts[chain][code][line] += 1
 
-    def _chain(self, path: Any) -> tuple[RelationshipProperty[Any], ...]:
+    def _chain(self, path: Any, root: Mapper[Any] | None) -> tuple[RelationshipProperty[Any], ...]:
         """The relationships from the queried entity to this load, memoised per path."""
-        chain = self._chains.get(path)
+        chain = self._chains.get((root, path))
         if chain is None:
             props = relationship_props(path)
-            if props and self._root is not None and props[0].parent is not self._root:
-                props = path_from(self._root, props[0].parent) + props
-            chain = self._chains[path] = tuple(props)
+            if props and root is not None and props[0].parent is not root:
+                props = path_from(root, props[0].parent) + props
+            chain = self._chains[root, path] = tuple(props)
         return chain
 
     @property

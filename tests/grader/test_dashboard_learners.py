@@ -83,6 +83,13 @@ def test_a_correct_shape_passes_on_postgresql_by_its_own_plans(real_postgres_url
             "(plan: SEARCH orders USING INDEX ix_orders_created_at_id (created_at>?) at "
             "raw_driver_refunds.py:80)",
         ),
+        (
+            # a bare OR seek: bound by the driver, SQLite walks the index to the cursor
+            "wrong_keyset_bare_or_predicate.py",
+            {"feed-depth", "feed-rows"},
+            "page 20 reads 401 rows to show 20 at wrong_keyset_bare_or_predicate.py:122 — its "
+            "plan walks orders from the newest one",
+        ),
         ("ties_by_id.py", {"correct"}, "wrong output: at size 390, top_products: item"),
         (
             # its seek (id < :last) is no range on the feed's index: it walks from the newest

@@ -93,7 +93,7 @@ KATA = define_kata(
         ),
         Check.of(
             "filter-index",
-            "refunds filter: reads not narrowed by status",
+            "refunds filter: not narrowed by status, date",
             "filter_scans",
             "==0",
             15,

@@ -42,7 +42,7 @@ class Replayed:
     rows: int = 0
     offset: int = 0
     full_scan: str | None = None  # the plan line that reads all of orders
-    unnarrowed: str | None = None  # the plan line that reads orders not narrowed by status
+    unnarrowed: str | None = None  # the plan line reading orders not narrowed by status+date
     unbounded: str | None = None  # a feed page's plan line walking orders from the newest
     visited: int = 0  # rows of orders the engine visited (PostgreSQL's EXPLAIN ANALYZE)
     failed: str | None = None  # why it could not be replayed (a temp table, the budget)

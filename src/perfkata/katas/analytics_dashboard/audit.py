@@ -132,13 +132,22 @@ class SqliteRunner(Runner):
             statement.full_scan = sqlite_full_scan(details, names)
             statement.unnarrowed = sqlite_unnarrowed(details, names)
             if is_page(statement.phase):
-                bound, values = parametrised(statement.sql)
-                plan = self.conn.execute("EXPLAIN QUERY PLAN " + bound, values)
-                statement.unbounded = sqlite_unbounded([row[3] for row in plan], names)
+                statement.unbounded = sqlite_unbounded(
+                    self.bound_plan(statement.sql, details), names
+                )
         cursor = self.conn.execute(statement.sql)
         while batch := cursor.fetchmany(1000):
             statement.rows += len(batch)
         statement.offset = offset_of(statement.sql)
+
+    def bound_plan(self, sql: str, literal: list[str]) -> list[str]:
+        """The plan of the statement with its values bound as `?`s, as the learner's code
+        sent it; the literal one when that cannot be prepared (a `?` left in the text)."""
+        bound, values = parametrised(sql)
+        try:
+            return [row[3] for row in self.conn.execute("EXPLAIN QUERY PLAN " + bound, values)]
+        except Exception:  # the driver's error: plan what was logged
+            return literal
 
 
 class PgRunner(Runner):

@@ -227,7 +227,8 @@ def test_a_bare_or_seek_reads_every_row_before_the_cursor(load, db_url):
     # Then a deep page reads the rows of the pages before it: it fails the depth check
     assert counted["feed_depth"] > 1
     said = counted["notes"]["feed_depth"]
-    assert said.startswith("page 20 reads ") and "wrong_keyset_bare_or_predicate.py:122" in said
+    assert said.startswith("page ") and "wrong_keyset_bare_or_predicate.py:122" in said
+    assert "— its plan walks orders from the newest one and drops every row before" in said
     if db_url is None:  # SQLite scans the index from the newest order to the cursor
         assert counted["feed_depth"] == data.PAGE_SIZE and counted["feed_excess_rows"] == 380
         assert said.startswith(

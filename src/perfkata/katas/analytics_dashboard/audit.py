@@ -175,6 +175,7 @@ class PgRunner(Runner):
             analyzed = self.cursor.fetchone()[0]
             analyzed = json.loads(analyzed) if isinstance(analyzed, str) else analyzed
             statement.visited = pg_visited(analyzed[0]["Plan"])
+            statement.unbounded = pg_unbounded(analyzed[0]["Plan"])
         self.cursor.execute(statement.sql)
         while batch := self.cursor.fetchmany(1000):
             statement.rows += len(batch)
@@ -275,6 +276,20 @@ def pg_visited(node: dict[str, Any]) -> int:
     return visited + sum(pg_visited(child) for child in node.get("Plans", ()))
 
 
+def pg_unbounded(node: dict[str, Any]) -> str | None:
+    """An index scan of orders with no Index Cond, its seek left to a Filter: it walks the
+    index from its first entry (PostgreSQL's word for SQLite's `SCAN … USING INDEX`)."""
+    walks = node.get("Node Type") in ("Index Scan", "Index Only Scan")
+    if walks and node.get("Relation Name") == "orders" and not node.get("Index Cond"):
+        direction = " Backward" if node.get("Scan Direction") == "Backward" else ""
+        return f"{node['Node Type']}{direction} using {node.get('Index Name')} on orders"
+    for child in node.get("Plans", ()):
+        found = pg_unbounded(child)
+        if found:
+            return found
+    return None
+
+
 def pg_full_scan(node: dict[str, Any]) -> str | None:
     if node.get("Node Type") == "Seq Scan" and node.get("Relation Name") == "orders":
         return "Seq Scan on orders"
@@ -370,8 +385,8 @@ def feed(judged: Judged, replayed: list[Replayed]) -> None:
     judged.counters["feed_depth"] = round(slope, 2)
     excess = [page.read - PAGE_SIZE for page in pages]
     judged.counters["feed_excess_rows"] = max(excess, default=0)
-    if slope > 1:
-        last = pages[-1]
+    if slope > 1:  # the deepest of the pages that read most
+        number, last = max(enumerate(pages, 1), key=lambda item: (item[1].read, item[0]))
         cause = (
             f" — its plan walks orders from the newest one and drops every row before the "
             f"cursor ({last.unbounded}): make the seek a range the index can start from, "
@@ -382,7 +397,7 @@ def feed(judged: Judged, replayed: list[Replayed]) -> None:
             "ORDER BY created_at DESC, id DESC LIMIT …"
         )
         judged.notes.append(
-            ("feed_depth", f"page {len(pages)} reads {last.read:,} rows to show {PAGE_SIZE}"
+            ("feed_depth", f"page {number} reads {last.read:,} rows to show {PAGE_SIZE}"
              f"{at_line(last.where)}{cause}")
         )  # fmt: skip
     elif excess and max(excess) > PAGE_SIZE:

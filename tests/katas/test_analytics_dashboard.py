@@ -15,7 +15,16 @@ from perfkata.grader.grade import solution_paths
 from perfkata.grader.parent_audit import sqlite_opener
 from perfkata.grader.worker import WorkerState, measure_size, op_load
 from perfkata.katas.analytics_dashboard import KATA, data
-from perfkata.katas.analytics_dashboard.audit import audit, parametrised, pg_visited
+from perfkata.katas.analytics_dashboard.audit import (
+    audit,
+    orders_names,
+    parametrised,
+    pg_full_scan,
+    pg_unnarrowed,
+    pg_visited,
+    sqlite_full_scan,
+    sqlite_unnarrowed,
+)
 from perfkata.katas.analytics_dashboard.models import Base, Order
 from perfkata.katas.analytics_dashboard.workload import verify_dashboard
 
@@ -280,3 +289,32 @@ def test_postgresql_page_cost_counts_rows_its_filter_threw_away():
         {"Node Type": "Index Scan", "Relation Name": "customers", "Actual Rows": 9},
     ]}  # fmt: skip
     assert pg_visited(plan) == 401
+
+
+def test_postgresql_plans_pass_only_an_index_search_on_status():
+    bitmap = {
+        "Node Type": "Bitmap Heap Scan",
+        "Relation Name": "orders",
+        "Recheck Cond": "(((status)::text = 'refunded'::text) AND (created_at >= '…'))",
+        "Plans": [{"Node Type": "Bitmap Index Scan", "Index Name": "ix_status_created"}],
+    }
+    by_date = {
+        "Node Type": "Index Scan",
+        "Relation Name": "orders",
+        "Index Name": "ix_created_id",
+        "Index Cond": "(created_at >= '…')",
+    }
+    sort = {"Node Type": "Sort", "Plans": [{"Node Type": "Seq Scan", "Relation Name": "orders"}]}
+    assert pg_unnarrowed(bitmap) is None
+    said = "Index Scan on orders using ix_created_id ((created_at >= '…'))"
+    assert pg_unnarrowed(by_date) == said
+    assert pg_unnarrowed(sort) == pg_full_scan(sort) == "Seq Scan on orders"
+    assert pg_full_scan(by_date) is None
+
+
+def test_sqlite_plans_name_the_alias_a_statement_gives_orders():
+    names = orders_names("SELECT o.id FROM orders AS o WHERE o.status = 'refunded'")
+    assert names == {"orders", "o"}
+    assert sqlite_full_scan(["SCAN o"], names) == "SCAN o"
+    assert sqlite_full_scan(["SCAN o USING INDEX ix_created_id"], names) is None  # LIMIT stops it
+    assert sqlite_unnarrowed(["SEARCH o USING INDEX ix (status=? AND created_at>?)"], names) is None

@@ -1,8 +1,9 @@
 """Sample analytics-dashboard solutions, written in different shapes by different hands:
 every correct one passes every counted check (Core or ORM selects, window functions or
 correlated subqueries or a rank in Python over 48 rows, any index that searches orders by
-status, any keyset spelling and cursor), every wrong one fails exactly its checks with a
-diagnostic naming its line."""
+status and a created_at range, any keyset spelling the index can seek to and any cursor),
+every wrong one fails exactly its checks with a diagnostic naming its line. The learner's
+report's samples are judged in-process in tests/katas/test_analytics_dashboard.py."""
 
 from pathlib import Path
 
@@ -19,7 +20,7 @@ LEARNERS = Path(__file__).parents[1] / "learners" / "analytics_dashboard"
 
 CORRECT = [
     "core_window.py",  # Core tables, row_number(), tuple_ keyset, (status, created_at)
-    "orm_subqueries.py",  # correlated subqueries rank the top 3, OR-spelled keyset, (status)
+    "orm_subqueries.py",  # correlated subqueries rank the top 3, bounded OR keyset
     "text_sql.py",  # text() SQL with a window function, row values, a "time|id" cursor
     "cte_python_rank.py",  # CTEs, 48 product rows ranked in Python, a covering index
     "orm_entities_narrow.py",  # Order objects for 20-row pages, DESC indexes, & | keyset
@@ -83,8 +84,20 @@ def test_a_correct_shape_passes_on_postgresql_by_its_own_plans(real_postgres_url
             "(plan: SEARCH orders USING INDEX ix_orders_created_at_id (created_at>?) at "
             "raw_driver_refunds.py:80)",
         ),
+        (
+            # a bare OR seek: bound by the driver, SQLite walks the index to the cursor
+            "wrong_keyset_bare_or_predicate.py",
+            {"feed-depth", "feed-rows"},
+            "page 20 reads 401 rows to show 20 at wrong_keyset_bare_or_predicate.py:122 — its "
+            "plan walks orders from the newest one",
+        ),
         ("ties_by_id.py", {"correct"}, "wrong output: at size 390, top_products: item"),
-        ("keyset_by_id.py", {"correct"}, "wrong output: at size 390, feed page 2: item 0"),
+        (
+            # its seek (id < :last) is no range on the feed's index: it walks from the newest
+            "keyset_by_id.py",
+            {"correct", "feed-depth", "feed-rows"},
+            "wrong output: at size 390, feed page 2: item 0",
+        ),
         ("unstable_ties.py", {"correct"}, "wrong output: at size 390, feed page"),
     ],
 )

@@ -3,6 +3,7 @@ reference — statements, rows the parent's replay counts, plan findings, feed d
 SQLite and PostgreSQL."""
 
 import itertools
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine
@@ -17,8 +18,10 @@ from perfkata.katas.analytics_dashboard import KATA, data
 from perfkata.katas.analytics_dashboard.audit import (
     audit,
     orders_names,
+    parametrised,
     pg_full_scan,
     pg_unnarrowed,
+    pg_visited,
     sqlite_full_scan,
     sqlite_unnarrowed,
 )
@@ -26,7 +29,9 @@ from perfkata.katas.analytics_dashboard.models import Base, Order
 from perfkata.katas.analytics_dashboard.workload import verify_dashboard
 
 SEED = 5
-SMALL = KATA.sizes[0]
+SMALL = KATA.sizes[0]  # built without the learner's indexes (data.UNINDEXED_SIZE)
+INDEXED = KATA.sizes[1]  # the smallest size with them: 400 orders, the last page full
+LEARNERS = Path(__file__).parents[1] / "learners" / "analytics_dashboard"
 
 
 @pytest.fixture
@@ -38,7 +43,8 @@ def load(db_url, tmp_path):
 
     def loaded(variant: str) -> WorkerState:
         state = WorkerState(scratch=tmp_path)
-        path = solution_paths(KATA, tmp_path)[variant]
+        paths = solution_paths(KATA, tmp_path)
+        path = paths[variant] if variant in paths else LEARNERS / variant
         schema = new_schema_name() if db_url else None
         schemas.extend([schema] if schema else [])
         op_load(state, {"kata": KATA.slug, "module": str(path), "db_url": db_url, "schema": schema})
@@ -50,15 +56,23 @@ def load(db_url, tmp_path):
         drop_schema(db_url, schema)
 
 
-def judged(state: WorkerState, size: int) -> dict:
-    """The counted run, then the parent's judgement of its logged statements."""
+def judged(state: WorkerState, size: int, wrong: bool = False) -> dict:
+    """The counted run, then the parent's judgement of its logged statements (and what
+    the gate said of its output, which must be right unless `wrong`)."""
     measured = measure_size(state, size, SEED, memory_seed=None)
-    assert verify_dashboard(data.generate(size, SEED), measured["output"]) is None
+    said = verify_dashboard(data.generate(size, SEED), measured["output"])
+    assert wrong or said is None, said
     counters, notes = KATA.extras["judge_statements"](
         state.engine, measured["statement_log"], measured["output"], size
     )
-    said = [d["message"] for d in measured["diagnostics"]]
-    return {**measured["counters"], **counters, "notes": dict(notes), "said": said}
+    diagnostics = [d["message"] for d in measured["diagnostics"]]
+    return {
+        **measured["counters"],
+        **counters,
+        "notes": dict(notes),
+        "said": diagnostics,
+        "gate": said,
+    }
 
 
 def test_the_data_holds_every_trap_the_orderings_have():
@@ -74,6 +88,14 @@ def test_the_data_holds_every_trap_the_orderings_have():
     assert [o["id"] for o in feed] != sorted((o["id"] for o in feed), reverse=True)
     pages = data.feed_pages(shop)
     assert len(pages) == data.FEED_PAGES and len(pages[-1]) == SMALL % data.PAGE_SIZE
+    # a refunded checkout at `since`: ties in the refunds, their ids out of time order
+    tied = [r["id"] for r in data.refunds(shop)][-3:]
+    at_since = [o["id"] for o in shop.orders if o["created_at"] == data.SINCE]
+    assert len(at_since) >= 3 and set(tied) <= set(at_since)
+    assert tied == sorted(tied, reverse=True) != sorted(tied)
+    # at 400 orders the walk's 20th page is full and the last: its next cursor is None
+    full = data.expected(data.generate(INDEXED, SEED))
+    assert len(full["feed"][-1]) == data.PAGE_SIZE and full["feed_more"] is False
 
 
 def test_rows_in_another_order_are_told_the_order_asked_for():
@@ -120,7 +142,7 @@ def test_starter_is_counted_per_customer_scans_and_pages_by_offset(load, db_url)
 
 
 def test_reference_costs_one_statement_per_widget_and_page(load):
-    counted = judged(load("reference"), SMALL)
+    counted = judged(load("reference"), INDEXED)
     assert counted["statements"] == 4 + data.FEED_PAGES
     assert counted["orm_objects"] == 0
     assert counted["filter_scans"] == 0 and counted["feed_full_scans"] == 0
@@ -172,6 +194,104 @@ def test_a_statement_that_cannot_be_replayed_counts_as_reading_every_order(tmp_p
     assert counters["unreplayable_statements"] == 1 and counters["filter_scans"] == 1
     assert counters["rows_fetched"] == SMALL
     assert any("(no such table: mine_only at dashboard.py:12)" in m for _, m in notes)
+
+
+# A learner's report (staging/learner-analytics-dashboard): four correct shapes, and the
+# four that passed before these checks — judged in this process at the sizes that decide
+# them (SQLite plans without statistics, so a plan at 400 orders is the plan at 6,000);
+# tests/grader/test_dashboard_learners.py grades the older samples end to end.
+REPORTED_CORRECT = [
+    "core_window_keyset_tuple.py",  # tuple_ keyset, (datetime, id) cursor, (status, created_at, id)
+    "orm_query_rank_cte_seek_dictcursor.py",  # c <= x AND (c < x OR id < y), DESC indexes
+    "rawtext_sql_rowvalue_stringcursor.py",  # text() row value, an opaque "ts|id" cursor
+    "orm2_nowindow_correlated_rank_idcursor.py",  # id cursor seeking through a subquery
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "db_url"),
+    [
+        *((name, "sqlite") for name in REPORTED_CORRECT),
+        # PostgreSQL's EXPLAIN ANALYZE counts the tied rows the bounded OR filters out
+        ("orm_query_rank_cte_seek_dictcursor.py", "postgresql"),
+    ],
+    indirect=["db_url"],
+)
+def test_reported_correct_shapes_stay_flat_and_right_without_their_indexes(load, db_url, name):
+    state = load(name)
+    assert judged(state, SMALL)["gate"] is None  # right under any plan
+    counted = judged(state, INDEXED)
+    assert abs(counted["feed_depth"]) < 0.5
+    # the look-ahead row; on PostgreSQL also the cursor's tied rows its filter drops
+    assert (
+        counted["feed_excess_rows"] == 1
+        if db_url is None
+        else 1 <= counted["feed_excess_rows"] <= 5
+    )
+    if db_url is None:  # PostgreSQL plans by statistics: at 400 orders it may Seq Scan
+        assert counted["filter_scans"] == 0 and counted["feed_full_scans"] == 0
+        assert counted["notes"] == {}
+
+
+def test_a_bare_or_seek_reads_every_row_before_the_cursor(load, db_url):
+    # Given created_at < :c OR (created_at = :c AND id < :i), its values bound
+    counted = judged(load("wrong_keyset_bare_or_predicate.py"), INDEXED)
+    # Then a deep page reads the rows of the pages before it: it fails the depth check
+    assert counted["feed_depth"] > 1
+    said = counted["notes"]["feed_depth"]
+    assert said.startswith("page ") and "wrong_keyset_bare_or_predicate.py:122" in said
+    assert "— its plan walks orders from the newest one and drops every row before" in said
+    if db_url is None:  # SQLite scans the index from the newest order to the cursor
+        assert counted["feed_depth"] == data.PAGE_SIZE and counted["feed_excess_rows"] == 380
+        assert said.startswith(
+            "page 20 reads 400 rows to show 20 at wrong_keyset_bare_or_predicate.py:122 — its "
+            "plan walks orders from the newest one and drops every row before the cursor (SCAN "
+            "orders USING INDEX ix_orders_created_at_id)"
+        )
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_cursor_from_a_full_last_page_is_wrong_output(load):
+    said = judged(load("wrong_offbyone_full_last_page.py"), INDEXED, wrong=True)["gate"]
+    assert said.startswith("feed page 20 holds the last order but returned a next cursor")
+
+
+def test_refunds_ordered_by_time_alone_are_wrong_without_the_index(load):
+    said = judged(load("wrong_refunds_no_id_tiebreak.py"), SMALL, wrong=True)["gate"]
+    assert said.startswith("refunds: item ") and "built without your indexes" in said
+
+
+def test_a_refunds_index_on_status_alone_reads_every_refund_ever(load, db_url):
+    counted = judged(load("status_only_index.py"), INDEXED)
+    assert counted["filter_scans"] == 1
+    said = counted["notes"]["filter_scans"]
+    assert said.startswith(
+        "the refunds filter reads every refunded order the shop ever had, not only those "
+        "since `since`, and sorts them (plan: "
+    )
+    assert said.endswith(
+        "at status_only_index.py:102) — put the range column after status in the index: "
+        "(status, created_at)"
+    )
+    if db_url is None:
+        assert "(plan: SEARCH orders USING INDEX ix_orders_status (status=?) at" in said
+
+
+def test_feed_pages_are_planned_with_their_literals_bound_again():
+    sql = "SELECT id FROM orders WHERE created_at < '2027-01-01 10:00:00' AND id < 12 LIMIT 21"
+    bound, values = parametrised(sql)
+    assert bound == "SELECT id FROM orders WHERE created_at < ? AND id < ? LIMIT ?"
+    assert values == ["2027-01-01 10:00:00", 12, 21]
+    assert parametrised("SELECT 'it''s', t1.x FROM t1")[1] == ["it's"]
+
+
+def test_postgresql_page_cost_counts_rows_its_filter_threw_away():
+    plan = {"Node Type": "Limit", "Plans": [
+        {"Node Type": "Index Scan", "Relation Name": "orders", "Actual Rows": 21,
+         "Actual Loops": 1, "Rows Removed by Filter": 380},
+        {"Node Type": "Index Scan", "Relation Name": "customers", "Actual Rows": 9},
+    ]}  # fmt: skip
+    assert pg_visited(plan) == 401
 
 
 def test_postgresql_plans_pass_only_an_index_search_on_status():

@@ -73,8 +73,8 @@ def orders_feed(session, cursor=None):
     if cursor is not None:
         created_at, order_id = cursor
         query = query.filter(
-            (Order.created_at < created_at)
-            | ((Order.created_at == created_at) & (Order.id < order_id))
+            (Order.created_at <= created_at)
+            & ((Order.created_at < created_at) | (Order.id < order_id))
         )
     found = session.scalars(query.limit(21)).all()
     page = found[:20]

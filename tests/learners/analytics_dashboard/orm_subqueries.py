@@ -1,11 +1,12 @@
 # Correct, written ORM-first: correlated subqueries instead of a window function, a
-# keyset spelled out with OR, an index on status alone and one on (created_at, id).
+# keyset spelled out with OR under a created_at bound (a bare OR plans as a scan of the
+# whole index up to the cursor), an index on (status, created_at) and one on (created_at, id).
 from sqlalchemy import Index, and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from perfkata.katas.analytics_dashboard.models import Customer, Order, OrderLine, Product
 
-Index("orders_by_status", Order.status)
+Index("orders_by_status", Order.status, Order.created_at)
 Index("orders_by_time", Order.created_at, Order.id)
 
 SOLD = ["paid", "shipped"]
@@ -90,7 +91,10 @@ def orders_feed(session: Session, cursor=None):
     query = select(Order.id, Order.customer_id, Order.total_cents, Order.created_at)
     if cursor is not None:
         at, last_id = cursor
-        query = query.where(or_(Order.created_at < at, and_(Order.created_at == at, Order.id < last_id)))
+        query = query.where(
+            Order.created_at <= at,
+            or_(Order.created_at < at, and_(Order.created_at == at, Order.id < last_id)),
+        )
     found = session.execute(
         query.order_by(Order.created_at.desc(), Order.id.desc()).limit(PAGE + 1)
     ).all()

@@ -26,7 +26,10 @@ HINTS = (
     "Page by key, not by OFFSET: return the last row's (created_at, id) as the cursor and "
     "ask for WHERE tuple_(Order.created_at, Order.id) < tuple_(*cursor) ORDER BY "
     "created_at DESC, id DESC LIMIT 21 — the 21st row only tells you there is a next "
-    "page; return None as the cursor when there is none.",
+    "page; return None as the cursor when there is none, also after a full last page. "
+    "Spelled without a row value, bound the seek: created_at <= :c AND (created_at < :c OR "
+    "id < :i) — a bare created_at < :c OR (created_at = :c AND id < :i) is no range to "
+    "start from, and SQLite walks the index from the newest order to reach the cursor.",
 )
 
 KATA = define_kata(
@@ -36,7 +39,9 @@ KATA = define_kata(
     summary="Aggregate in SQL, index what you filter, paginate by key.",
     files=("dashboard.py",),
     entry_points=(*WIDGETS, "orders_feed"),
-    sizes=(390, 2000, 6000),
+    # 390: the last page half full, built without the learner's indexes (data.py);
+    # 400: the last page full; 2,000 and 6,000: the growth the counted checks fit
+    sizes=(data.UNINDEXED_SIZE, 400, 2000, 6000),
     hints=HINTS,
     brief=files(__package__).joinpath("brief.md").read_text(encoding="utf-8"),
     models=Base,
@@ -88,12 +93,12 @@ KATA = define_kata(
         ),
         Check.of(
             "filter-index",
-            "refunds filter: reads not narrowed by status",
+            "refunds filter: not narrowed by status, date",
             "filter_scans",
             "==0",
             15,
             "Declare an index that starts with the column the filter compares with = "
-            "(status), then the range (created_at).",
+            "(status), then the range (created_at): status alone reads every refund ever.",
         ),
         Check.of(
             "feed-index",
@@ -109,8 +114,8 @@ KATA = define_kata(
             "feed_depth",
             "<=1",
             10,
-            "Page by key (the last row's created_at and id), not by OFFSET: a deep page "
-            "must cost what the first one does.",
+            "Page by key (the last row's created_at and id), not by OFFSET, as a range the "
+            "index can seek to: a deep page must cost what the first one does.",
         ),
         Check.of(
             "feed-rows",

@@ -23,7 +23,10 @@ from perfkata.katas.analytics_dashboard.workload import FEED, WIDGETS
 
 READS = re.compile(r"\s*(?:SELECT|WITH|\()", re.IGNORECASE)
 OFFSET = re.compile(r"\bOFFSET\s+(\d+)", re.IGNORECASE)
+LIMIT = re.compile(r"\bLIMIT\b", re.IGNORECASE)
 ALIAS = re.compile(r"\borders\s+(?:AS\s+)?(\w+)", re.IGNORECASE)
+# literals in the driver's expanded SQL, to bind again as the learner's statement did
+LITERAL = re.compile(r"'(?:[^']|'')*'|(?<![\w.])\d+(?:\.\d+)?(?![\w.])")
 NOT_ALIASES = frozenset(
     {"where", "join", "left", "inner", "on", "group", "order", "limit", "union"}
 )
@@ -39,7 +42,9 @@ class Replayed:
     rows: int = 0
     offset: int = 0
     full_scan: str | None = None  # the plan line that reads all of orders
-    unnarrowed: str | None = None  # the plan line that reads orders not narrowed by status
+    unnarrowed: str | None = None  # the plan line reading orders not narrowed by status+date
+    unbounded: str | None = None  # a feed page's plan line walking orders from the newest
+    visited: int = 0  # rows of orders the engine visited (PostgreSQL's EXPLAIN ANALYZE)
     failed: str | None = None  # why it could not be replayed (a temp table, the budget)
 
 
@@ -126,10 +131,23 @@ class SqliteRunner(Runner):
             names = orders_names(statement.sql)
             statement.full_scan = sqlite_full_scan(details, names)
             statement.unnarrowed = sqlite_unnarrowed(details, names)
+            if is_page(statement.phase):
+                statement.unbounded = sqlite_unbounded(
+                    self.bound_plan(statement.sql, details), names
+                )
         cursor = self.conn.execute(statement.sql)
         while batch := cursor.fetchmany(1000):
             statement.rows += len(batch)
         statement.offset = offset_of(statement.sql)
+
+    def bound_plan(self, sql: str, literal: list[str]) -> list[str]:
+        """The plan of the statement with its values bound as `?`s, as the learner's code
+        sent it; the literal one when that cannot be prepared (a `?` left in the text)."""
+        bound, values = parametrised(sql)
+        try:
+            return [row[3] for row in self.conn.execute("EXPLAIN QUERY PLAN " + bound, values)]
+        except Exception:  # the driver's error: plan what was logged
+            return literal
 
 
 class PgRunner(Runner):
@@ -152,10 +170,34 @@ class PgRunner(Runner):
             plan = json.loads(plan) if isinstance(plan, str) else plan
             statement.full_scan = pg_full_scan(plan[0]["Plan"])
             statement.unnarrowed = pg_unnarrowed(plan[0]["Plan"])
+        if is_page(statement.phase):
+            self.cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement.sql)
+            analyzed = self.cursor.fetchone()[0]
+            analyzed = json.loads(analyzed) if isinstance(analyzed, str) else analyzed
+            statement.visited = pg_visited(analyzed[0]["Plan"])
+            statement.unbounded = pg_unbounded(analyzed[0]["Plan"])
         self.cursor.execute(statement.sql)
         while batch := self.cursor.fetchmany(1000):
             statement.rows += len(batch)
         statement.offset = offset_of(statement.sql)
+
+
+def parametrised(sql: str) -> tuple[str, list[Any]]:
+    """The expanded SQL the driver logged, its literals made parameters again. SQLite
+    plans a statement by what it knows when it prepares it: with `created_at < '…' OR
+    (created_at = '…' AND id < 5)` inlined it sees one constant and seeks a range, but the
+    learner's code bound `?`s and got a scan of the whole index up to the cursor."""
+    values: list[Any] = []
+
+    def bind(match: re.Match[str]) -> str:
+        text = match.group(0)
+        if text.startswith("'"):
+            values.append(text[1:-1].replace("''", "'"))
+        else:
+            values.append(float(text) if "." in text else int(text))
+        return "?"
+
+    return LITERAL.sub(bind, sql), values
 
 
 def orders_names(sql: str) -> set[str]:
@@ -176,27 +218,73 @@ def sqlite_full_scan(details: list[str], names: set[str]) -> str | None:
 
 
 def sqlite_unnarrowed(details: list[str], names: set[str]) -> str | None:
-    """A line reading orders without `status=?` in its index search: a SCAN, or a SEARCH
-    on another column (every order of the week, refunded or not)."""
+    """A line reading orders without both `status=?` and a created_at range in its index
+    search: a SCAN, a SEARCH on created_at alone (every order of the week, refunded or
+    not), or on status alone (every refunded order the shop ever had)."""
     for detail in details:
         words = detail.split()
         reads = len(words) >= 2 and words[0] in ("SCAN", "SEARCH") and words[1].lower() in names
-        if reads and "status=" not in detail:
+        if reads and not ("status=" in detail and "created_at" in detail):
+            return detail
+    return None
+
+
+def sqlite_unbounded(details: list[str], names: set[str]) -> str | None:
+    """A `SCAN orders USING INDEX …` line: the index walked from its first entry, with no
+    range to seek to. Under a LIMIT it stops after the page, but only after visiting every
+    row before the cursor: a seek written as a bare OR (created_at < :c OR (created_at =
+    :c AND id < :i)) plans like this, and costs more per page deeper than OFFSET."""
+    for detail in details:
+        words = detail.split()
+        scan = len(words) >= 2 and words[0] == "SCAN" and words[1].lower() in names
+        if scan and "INDEX" in detail:
             return detail
     return None
 
 
 def pg_unnarrowed(node: dict[str, Any]) -> str | None:
-    """A node reading orders whose index condition does not compare status."""
+    """A node reading orders whose index condition does not compare both status and
+    created_at (a Seq Scan, a range on created_at alone, or every refunded order)."""
     if node.get("Relation Name") == "orders":
         kind = node.get("Node Type", "")
         condition = node.get("Index Cond") or node.get("Recheck Cond") or ""
-        if kind == "Seq Scan" or "status" not in condition:
+        if kind == "Seq Scan" or "status" not in condition or "created_at" not in condition:
             index = f" using {node['Index Name']}" if node.get("Index Name") else ""
             shown = f" ({condition})" if condition else ""
             return f"{kind} on orders{index}{shown}"
     for child in node.get("Plans", ()):
         found = pg_unnarrowed(child)
+        if found:
+            return found
+    return None
+
+
+def pg_visited(node: dict[str, Any]) -> int:
+    """Rows of orders the executor visited walking an index (EXPLAIN ANALYZE): those each
+    index scan passed on plus those its filter threw away, times its loops — what a page
+    costs under its LIMIT, whatever shape its WHERE has. (A Seq Scan reads the table
+    whatever the depth: the full-scan check names it.)"""
+    visited = 0
+    walks = node.get("Node Type") in ("Index Scan", "Index Only Scan")
+    if walks and node.get("Relation Name") == "orders":
+        per_loop = (
+            node.get("Actual Rows", 0)
+            + node.get("Rows Removed by Filter", 0)
+            + node.get("Rows Removed by Index Recheck", 0)
+        )
+        visited += int(per_loop * max(node.get("Actual Loops", 1), 1))
+    return visited + sum(pg_visited(child) for child in node.get("Plans", ()))
+
+
+def pg_unbounded(node: dict[str, Any]) -> str | None:
+    """An index scan of orders with no Index Cond, its seek left to a Filter: it walks the
+    index from its first entry (PostgreSQL's word for SQLite's `SCAN … USING INDEX`)."""
+    walks = node.get("Node Type") in ("Index Scan", "Index Only Scan")
+    if walks and node.get("Relation Name") == "orders" and not node.get("Index Cond"):
+        direction = " Backward" if node.get("Scan Direction") == "Backward" else ""
+        return f"{node['Node Type']}{direction} using {node.get('Index Name')} on orders"
+    for child in node.get("Plans", ()):
+        found = pg_unbounded(child)
         if found:
             return found
     return None
@@ -249,8 +337,9 @@ def unreplayable(judged: Judged, replayed: list[Replayed]) -> None:
 
 
 def filter_scans(judged: Judged, replayed: list[Replayed]) -> None:
-    """The refunds' statements whose plan reads orders without narrowing them by status:
-    a full scan, or a search on created_at alone (every order of the week)."""
+    """The refunds' statements whose plan reads orders without narrowing them by status
+    and date: a full scan, a search on created_at alone (every order of the week), or on
+    status alone (every refund ever, growing with the shop's history, then sorted)."""
     bad = [s for s in replayed if s.phase == "refunds" and s.unnarrowed]
     if not any(s.phase == "refunds" for s in replayed):
         # answered from rows another widget read: its plan is the one that served it
@@ -269,6 +358,13 @@ def filter_scans(judged: Judged, replayed: list[Replayed]) -> None:
             f"orders filtered by status scan the whole table (plan: {first.full_scan}"
             f"{at_line(first.where)}) — add an index on (status, created_at)"
         )
+    elif "status" in (first.unnarrowed or ""):
+        message = (
+            f"the refunds filter reads every refunded order the shop ever had, not only "
+            f"those since `since`, and sorts them (plan: {first.unnarrowed}"
+            f"{at_line(first.where)}) — put the range column after status in the index: "
+            "(status, created_at)"
+        )
     else:
         message = (
             f"the refunds filter reads every order in the date range, refunded or not "
@@ -279,30 +375,37 @@ def filter_scans(judged: Judged, replayed: list[Replayed]) -> None:
 
 
 def feed(judged: Judged, replayed: list[Replayed]) -> None:
-    """Rows read per page (rows returned, plus those an OFFSET skipped): fitted against
-    the page's depth, and the most any page read beyond the rows it shows; and the pages
-    whose plan reads all of orders."""
+    """Rows read per page (page_costs): fitted against the page's depth, and the most any
+    page read beyond the rows it shows; and the pages whose plan reads all of orders."""
     pages = page_costs(replayed)
     slope = 0.0
     full = pages[:-1]  # the last page may be short: fitted over the others
     if len(full) >= 3:
-        slope = statistics.linear_regression(range(len(full)), [p[0] for p in full]).slope
+        slope = statistics.linear_regression(range(len(full)), [p.read for p in full]).slope
     judged.counters["feed_depth"] = round(slope, 2)
-    excess = [read - PAGE_SIZE for read, _ in pages]
+    excess = [page.read - PAGE_SIZE for page in pages]
     judged.counters["feed_excess_rows"] = max(excess, default=0)
-    if slope > 1:
-        read, where = pages[-1]
+    if slope > 1:  # the deepest of the pages that read most
+        number, last = max(enumerate(pages, 1), key=lambda item: (item[1].read, item[0]))
+        cause = (
+            f" — its plan walks orders from the newest one and drops every row before the "
+            f"cursor ({last.unbounded}): make the seek a range the index can start from, "
+            "WHERE (created_at, id) < (:last_created_at, :last_id), or created_at <= "
+            ":last_created_at AND (created_at < :last_created_at OR id < :last_id)"
+            if last.unbounded
+            else " — paginate by key: WHERE (created_at, id) < (:last_created_at, :last_id) "
+            "ORDER BY created_at DESC, id DESC LIMIT …"
+        )
         judged.notes.append(
-            ("feed_depth", f"page {len(pages)} reads {read:,} rows to show {PAGE_SIZE}"
-             f"{at_line(where)} — paginate by key: WHERE (created_at, id) < "
-             "(:last_created_at, :last_id) ORDER BY created_at DESC, id DESC LIMIT …")
+            ("feed_depth", f"page {number} reads {last.read:,} rows to show {PAGE_SIZE}"
+             f"{at_line(last.where)}{cause}")
         )  # fmt: skip
     elif excess and max(excess) > PAGE_SIZE:
         worst = excess.index(max(excess))
-        read, where = pages[worst]
+        page = pages[worst]
         judged.notes.append(
-            ("feed_excess_rows", f"page {worst + 1} fetches {read:,} rows to show "
-             f"{PAGE_SIZE}{at_line(where)} — ask the database for one page: "
+            ("feed_excess_rows", f"page {worst + 1} fetches {page.read:,} rows to show "
+             f"{PAGE_SIZE}{at_line(page.where)} — ask the database for one page: "
              f"LIMIT {PAGE_SIZE + 1} after the cursor")
         )  # fmt: skip
     scans = [s for s in replayed if is_page(s.phase) and s.full_scan]
@@ -323,12 +426,49 @@ def is_page(phase: str) -> bool:
     return phase.startswith(FEED + ":")
 
 
-def page_costs(replayed: list[Replayed]) -> list[tuple[int, str]]:
-    """(rows read, the learner's line) per feed page, in page order: the rows its
-    statements returned plus those an OFFSET made the database skip."""
-    pages: dict[str, list[Replayed]] = {}
+@dataclass
+class PageCost:
+    read: int  # rows of orders the page's statements read
+    where: str  # the learner's line
+    unbounded: str | None  # the plan line that walked orders from the newest, if any
+
+
+def page_costs(replayed: list[Replayed]) -> list[PageCost]:
+    """Rows read per feed page, in page order: per statement, the most of
+    - the rows it returned plus those an OFFSET made the database skip;
+    - on SQLite, when its plan walks an index from the start (no range to seek to) under a
+      LIMIT, every row before the cursor too: the pages before it (20 rows each, as the
+      gate checked) plus its own page and look-ahead;
+    - on PostgreSQL, the rows its index scans visited (EXPLAIN ANALYZE), filtered out or
+      not."""
+    pages: dict[int, list[Replayed]] = {}
     for statement in replayed:
         if is_page(statement.phase):
-            pages.setdefault(statement.phase, []).append(statement)
-    ordered = sorted(pages.items(), key=lambda item: int(item[0].rpartition(":")[2]))
-    return [(sum(s.rows + s.offset for s in group), group[0].where) for _, group in ordered]
+            pages.setdefault(page_number(statement.phase), []).append(statement)
+    costs = []
+    for number, group in sorted(pages.items()):
+        walked = [s for s in group if walks_to_cursor(s)]
+        before = (number - 1) * PAGE_SIZE
+        read = sum(
+            max(
+                s.rows + s.offset,
+                s.visited,
+                before + min(s.rows, PAGE_SIZE + 1) if s in walked else 0,
+            )
+            for s in group
+        )
+        unbounded = next((s.unbounded for s in walked), None)
+        costs.append(PageCost(read, group[0].where, unbounded))
+    return costs
+
+
+def walks_to_cursor(statement: Replayed) -> bool:
+    """A page's statement that walks the index from the newest order under a LIMIT
+    without an OFFSET (that one is counted as such): it reads up to the cursor, then its
+    page. A statement without a LIMIT (a count, a whole-table fetch) reads what it returns
+    or every row, whatever the depth."""
+    return bool(statement.unbounded) and not statement.offset and bool(LIMIT.search(statement.sql))
+
+
+def page_number(phase: str) -> int:
+    return int(phase.rpartition(":")[2])

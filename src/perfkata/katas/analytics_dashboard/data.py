@@ -21,6 +21,9 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+from sqlalchemy.schema import DropIndex
+
+from perfkata.katas.analytics_dashboard.models import MODEL_INDEXES, Base
 
 NOW = datetime(2027, 5, 1)  # naive UTC: the dashboard is looked at on this morning
 DAYS = 60  # orders span the 60 days before NOW
@@ -28,7 +31,11 @@ SOLD = ("paid", "shipped")  # the statuses revenue and rankings count
 FILTER_STATUS = "refunded"
 SINCE = NOW - timedelta(days=7)  # the filtered widget's window
 PAGE_SIZE = 20
-FEED_PAGES = 20  # pages walked per run: at 390 orders all of them, the last one half full
+FEED_PAGES = 20  # pages walked per run: at 390 and 400 orders all of them, the last one
+# half full at 390 and full at 400 (its next cursor must be None all the same)
+# The dataset built without the learner's indexes: an order only an index's walk gives
+# (ties on created_at coming out by id) is not the order the ORDER BY asks for.
+UNINDEXED_SIZE = 390
 TOP_PER_CATEGORY = 3
 TOP_CUSTOMERS = 10
 
@@ -107,10 +114,12 @@ def generate(size: int, seed: int) -> ShopData:
     for vip, total in zip(vips, VIP_TOTALS, strict=True):
         for part in (total // 2, total - total // 2):  # two paid orders of one line each
             add_order(orders, lines, vip, "paid", timestamp(rng), [(len(WEIGHTS) * 6, 1, part)])
+    boundary = len(VIP_TOTALS) * 2  # the first regular order: a refund exactly at SINCE
     while len(orders) < size:
-        if orders and rng.random() < 0.15:  # one checkout, several orders: same time, status
+        tied = boundary < len(orders) <= boundary + 2  # two more in its checkout: tied refunds
+        if tied or (orders and rng.random() < 0.15):  # a checkout's orders: same time, status
             at, state = orders[-1]["created_at"], orders[-1]["status"]
-        elif len(orders) == len(VIP_TOTALS) * 2 or rng.random() < 0.002:
+        elif len(orders) == boundary or rng.random() < 0.002:
             at, state = SINCE, FILTER_STATUS  # exactly on the filter's boundary
         else:
             at, state = timestamp(rng), status(rng)
@@ -198,10 +207,20 @@ def load(session: Session, data: ShopData) -> None:
                 values = [(*v[:3], f"{v[3]}.000000", v[4]) for v in values]  # whole minutes
             marks = ", ".join("?" * len(names))
             raw.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})", values)
+    if len(data.orders) == UNINDEXED_SIZE:
+        drop_learner_indexes(session)
     session.commit()
     if postgres:
         session.execute(text("ANALYZE"))  # plans from real statistics, as on a live server
         session.commit()
+
+
+def drop_learner_indexes(session: Session) -> None:
+    """The indexes the learner declared on orders, dropped from this dataset: its outputs
+    must be right under any plan (the checks on plans are read at the largest size)."""
+    for index in Base.metadata.tables["orders"].indexes:
+        if index.name not in MODEL_INDEXES:
+            session.execute(DropIndex(index))
 
 
 def copy_rows(raw: Any, table: str, names: tuple[str, ...], values: list[tuple[Any, ...]]) -> None:
@@ -295,4 +314,6 @@ def expected(data: ShopData) -> dict[str, Any]:
         "top_customers": top_customers(data),
         "refunds": refunds(data),
         "feed": feed_pages(data),
+        # whether the walk's last page hands back a cursor: more orders follow it
+        "feed_more": len(data.orders) > PAGE_SIZE * FEED_PAGES,
     }

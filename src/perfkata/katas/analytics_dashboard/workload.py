@@ -71,8 +71,9 @@ def in_phase(env: RunEnv, watcher: ObjectWatcher, name: str, call: Callable[[Ses
         return call(session)
 
 
-def walk_feed(module: ModuleType, env: RunEnv, watcher: ObjectWatcher) -> list[Any]:
-    """Page after page, each cursor handed back as it was returned, until it is None."""
+def walk_feed(module: ModuleType, env: RunEnv, watcher: ObjectWatcher) -> tuple[list[Any], bool]:
+    """Page after page, each cursor handed back as it was returned, until it is None or
+    FEED_PAGES were walked; and whether the last page still handed back a cursor."""
     pages: list[Any] = []
     cursor = None
     for number in range(1, data.FEED_PAGES + 1):
@@ -86,7 +87,7 @@ def walk_feed(module: ModuleType, env: RunEnv, watcher: ObjectWatcher) -> list[A
         pages.append(rows)
         if cursor is None:
             break
-    return pages
+    return pages, cursor is not None
 
 
 def unpack(found: Any) -> tuple[Any, Any]:
@@ -99,7 +100,7 @@ def run_dashboard(module: ModuleType, env: RunEnv) -> dict[str, Any]:
     watcher = ObjectWatcher(LearnerFiles([str(module.__file__)]))
     try:
         output = {name: in_phase(env, watcher, name, widget_call(module, name)) for name in WIDGETS}
-        output["feed"] = walk_feed(module, env, watcher)
+        output["feed"], output["feed_more"] = walk_feed(module, env, watcher)
     finally:
         watcher.close()
     env.phase("")
@@ -146,8 +147,24 @@ def verify_dashboard(dataset: data.ShopData, output: Any) -> str | None:
         found = output.get(widget)
         difference = first_difference(expected[widget], found, "the output")
         if difference:
-            return f"{widget}: {difference}{order_hint(widget, expected[widget], found)}"
-    return feed_difference(expected["feed"], output.get("feed"))
+            hint = order_hint(widget, expected[widget], found)
+            return f"{widget}: {difference}{hint}{unindexed(dataset, hint)}"
+    return feed_difference(expected["feed"], output.get("feed")) or end_difference(expected, output)
+
+
+def end_difference(expected: dict[str, Any], output: dict[str, Any]) -> str | None:
+    """The cursor the walk's last page handed back: None exactly when it holds the last
+    order — also when that page is full (a page of exactly 20 rows, the last one)."""
+    more, pages = output.get("feed_more"), len(expected["feed"])
+    if more and not expected["feed_more"]:
+        return (
+            f"feed page {pages} holds the last order but returned a next cursor: return None "
+            "as the next cursor from the page that holds the last order, even a full one "
+            f"(ask for {data.PAGE_SIZE + 1} rows: the extra one says whether a next page exists)"
+        )
+    if expected["feed_more"] and not more:
+        return f"feed page {pages} returned no next cursor, but more orders follow it"
+    return None
 
 
 def feed_difference(expected: list[Any], pages: Any) -> str | None:
@@ -163,7 +180,8 @@ def feed_difference(expected: list[Any], pages: Any) -> str | None:
             seen = [
                 row for page in pages[: len(expected)] if isinstance(page, list) for row in page
             ]
-            return f"feed page {number}{last}: {difference}{order_hint('feed', rows, seen)}"
+            hint = order_hint("feed", rows, seen)
+            return f"feed page {number}{last}: {difference}{hint}"
     if len(pages) > len(expected):
         return (
             f"the feed gave {len(pages)} pages; expected {len(expected)}: return None as the "
@@ -172,6 +190,17 @@ def feed_difference(expected: list[Any], pages: Any) -> str | None:
     if len(pages) < len(expected):
         return f"the feed ended after {len(pages)} pages; expected {len(expected)}"
     return None
+
+
+def unindexed(dataset: data.ShopData, hint: str) -> str:
+    """Rows in another order at the size built without the learner's indexes: the order
+    their index gave was never asked for by the ORDER BY."""
+    if hint and len(dataset.orders) == data.UNINDEXED_SIZE:
+        return (
+            f"; at {data.UNINDEXED_SIZE} orders the tables are built without your indexes, "
+            "so only your ORDER BY decides the order of rows that tie"
+        )
+    return ""
 
 
 def order_hint(widget: str, expected: Any, found: Any) -> str:

@@ -161,7 +161,7 @@ def killed_mid_grade(grade: Grade, tmp_path: Path, how: signal.Signals):
     sessions = children_sessions(proc.pid)
     made = left_by(proc.pid, grade.tmp, *grade.backends[1:4:2])
     proc.send_signal(how)
-    proc.communicate(timeout=120)
+    proc.communicate(timeout=300)  # a hang guard; a busy PostgreSQL can hold a DROP a while
     return proc, sessions, made
 
 

@@ -106,11 +106,22 @@ def _disposable_sqlite(dbapi_connection: Any, record: Any) -> None:
     dbapi_connection.execute("PRAGMA synchronous=OFF")
 
 
+LOCKERS_ENDED = """
+SELECT pg_terminate_backend(l.pid) FROM pg_locks l
+JOIN pg_class c ON c.oid = l.relation JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = :schema AND l.pid <> pg_backend_pid()
+"""
+
+
 def drop_schema(db_url: str, schema: str) -> None:
     """Remove a worker's schema; run by the parent so a killed worker leaves nothing."""
     engine = create_engine(db_url)
     try:
         with engine.begin() as conn:
+            # A killed worker's session may still be open (idle in transaction, through a
+            # proxy not yet closed) and hold locks in the schema: the DROP would wait on it
+            # for ever. The schema is this grade's alone, so its lockers are ended first.
+            conn.execute(text(LOCKERS_ENDED), {"schema": schema})
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
     except SQLAlchemyError:
         pass  # best effort: the server may have gone away; nothing of the learner's is lost

@@ -4,13 +4,18 @@ assertion holds on any machine, however busy."""
 from __future__ import annotations
 
 import itertools
+import math
+import random
 from dataclasses import dataclass
 from types import SimpleNamespace
+
+import pytest
 
 from perfkata.bench.thresholds import Outcome
 from perfkata.grader.grade import timing_notes
 from perfkata.grader.results import Measurement
 from perfkata.grader.rubric import evaluate_check
+from perfkata.grader import timing
 from perfkata.grader.timing import TimingPlan, comparisons, measure
 from perfkata.katas.base import Check
 
@@ -93,6 +98,46 @@ def test_when_the_reference_misses_its_floor_a_slow_learner_is_inconclusive_not_
     assert check.outcome is Outcome.INCONCLUSIVE and check.points == 0
     busy = check.diagnostics[0].message
     assert "reference solution itself reached only 1.5×" in busy and "grade again" in busy
+
+
+def test_a_check_no_round_could_decide_stops_long_before_the_cap():
+    # Given a machine so busy that the reference shows 1.5x against its 2x floor every
+    # round, and a learner no faster than the starter
+    table = {("starter", "timed"): 0.15, ("learner", "timed"): 0.15, ("reference", "timed"): 0.1}
+    sample, _ = fixed_seconds(table)
+    # When timed with a cap of 25 rounds
+    result = measure(FakeKata((SPEEDUP,)), sample, TimingPlan(6, 25), seed=4)
+    # Then it stops after 8 rounds: the 25-round interval's lower bound is the 8th
+    # smallest ratio, so once 8 are below the floor no 17 rounds more could clear it
+    assert result.rounds == 8
+    assert SPEEDUP.threshold.judge(result.ratios["speedup"]) is Outcome.INCONCLUSIVE
+
+
+def random_machine(rng: random.Random):
+    """A learner and a reference of random true speeds on a machine of random noise: a
+    sampler and the stream of its factors fixed by the seed."""
+    speeds = {
+        ("starter", "timed"): 1.0,
+        ("learner", "timed"): rng.choice([0.1, 0.25, 0.4, 0.5, 0.7, 1.0]),
+        ("reference", "timed"): rng.choice([0.1, 0.3, 0.45, 0.6]),
+    }
+    noise = rng.choice([0.05, 0.3, 0.8])
+    factors = [math.exp(rng.gauss(0, noise)) for _ in range(200)]
+    return speeds, factors
+
+
+@pytest.mark.parametrize("seed", range(150))
+def test_stopping_when_nothing_can_be_decided_never_changes_a_verdict(seed, monkeypatch):
+    # Given one random machine, timed twice on the same stream of samples
+    speeds, factors = random_machine(random.Random(seed))
+    curtailed = measure(FakeKata((SPEEDUP,)), jittered(speeds, factors), PLAN, seed=seed)
+    # When the second run may not give up on an undecided check before the cap
+    monkeypatch.setattr(timing, "still_decidable", lambda *args: True)
+    full = measure(FakeKata((SPEEDUP,)), jittered(speeds, factors), PLAN, seed=seed)
+    # Then both reach the same verdict, and the first never took more rounds
+    judge = SPEEDUP.threshold.judge
+    assert judge(curtailed.ratios["speedup"]) is judge(full.ratios["speedup"])
+    assert curtailed.rounds <= full.rounds
 
 
 def test_a_ratio_check_times_two_workloads_of_each_solution_in_the_same_rounds():

@@ -7,18 +7,23 @@ checks need, in a fresh random order, from the three worker processes; each chec
 one ratio per round for the learner and one for the reference, paired. After each round
 every check is judged on its intervals; timing stops as soon as none is undecided
 (sequential stopping: a clear case takes the minimum of rounds), otherwise goes on up to
-the cap, and what is still undecided then is "inconclusive" — never a coin flip.
+the cap, and what is still undecided then is "inconclusive" — never a coin flip. It also
+stops once no check still undecided *can* be decided by the cap, whatever the rounds left
+would measure (curtailment, `still_decidable`): a reference clearly below its own floor
+on a busy machine ends inconclusive in a third of the cap's rounds, and no verdict the
+full run would have reached is lost.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from perfkata.bench.stats import MedianCI, PairedRatios
+from perfkata.bench.stats import MedianCI, PairedRatios, median_rank_bounds
 from perfkata.bench.thresholds import Outcome, Threshold, TimedRelative
 from perfkata.errors import TamperingDetected
 from perfkata.grader.tamper import PREFIX
@@ -172,6 +177,42 @@ def undecided(threshold: Threshold, ratios: PairedRatios) -> bool:
     return threshold.judge(ratios) is Outcome.INCONCLUSIVE
 
 
+def best_low(ci: MedianCI, cap: int) -> float:
+    """The highest lower bound this median's interval can reach by `cap` samples, whatever
+    they are: were every sample still to come huge, the bound at any size up to the cap
+    would be the current samples' order statistic at the cap's rank, and no larger."""
+    ranks = median_rank_bounds(cap, ci.confidence)
+    ordered = sorted(ci.samples)
+    if ranks is None or ranks[0] >= len(ordered):
+        return math.inf
+    return ordered[ranks[0]]
+
+
+def best_high(ci: MedianCI, cap: int) -> float:
+    """The lowest upper bound reachable by `cap` samples (every sample to come tiny)."""
+    ranks = median_rank_bounds(cap, ci.confidence)
+    ordered = sorted(ci.samples)
+    if ranks is None or len(ordered) - 1 - ranks[0] < 0:
+        return -math.inf
+    return ordered[len(ordered) - 1 - ranks[0]]
+
+
+def still_decidable(threshold: Threshold, ratios: PairedRatios, cap: int) -> bool:
+    """Whether more rounds, up to the cap, could still make this check PASS or FAIL.
+    Each bound is taken at its own extreme (learner and reference apart), which
+    over-states what is possible: a check is given up only when no rounds could decide it."""
+    if not isinstance(threshold, TimedRelative):
+        return True
+    mine, theirs, relative = ratios.learner, ratios.reference, ratios.relative
+    can_pass = (
+        best_low(mine, cap) >= threshold.floor and best_low(relative, cap) >= threshold.fraction
+    )
+    can_fall_short = (
+        best_high(mine, cap) < threshold.floor or best_high(relative, cap) < threshold.fraction
+    )
+    return can_pass or (can_fall_short and best_low(theirs, cap) >= threshold.floor)
+
+
 def one_round(slots: list[Slot], sample: Sampler, rng: random.Random) -> dict[Slot, float]:
     """Each slot once. The kinds come in a fresh random order; within a kind, the
     solutions' samples follow each other in a random order (ABBA over rounds), so a
@@ -214,8 +255,12 @@ def measure(
             result.ratios[c.check.id] = PairedRatios.of(mine, theirs)
         result.rounds += 1
         on_round(result.rounds, plan.max_rounds)
+        open_checks = [
+            c for c in checks if undecided(c.check.threshold, result.ratios[c.check.id])
+        ]
         if result.rounds >= plan.min_rounds and not any(
-            undecided(c.check.threshold, result.ratios[c.check.id]) for c in checks
+            still_decidable(c.check.threshold, result.ratios[c.check.id], plan.max_rounds)
+            for c in open_checks
         ):
             break
     return result

@@ -12,10 +12,10 @@ from types import SimpleNamespace
 import pytest
 
 from perfkata.bench.thresholds import Outcome
+from perfkata.grader import timing
 from perfkata.grader.grade import timing_notes
 from perfkata.grader.results import Measurement
 from perfkata.grader.rubric import evaluate_check
-from perfkata.grader import timing
 from perfkata.grader.timing import TimingPlan, comparisons, measure
 from perfkata.katas.base import Check
 

@@ -255,9 +255,7 @@ def measure(
             result.ratios[c.check.id] = PairedRatios.of(mine, theirs)
         result.rounds += 1
         on_round(result.rounds, plan.max_rounds)
-        open_checks = [
-            c for c in checks if undecided(c.check.threshold, result.ratios[c.check.id])
-        ]
+        open_checks = [c for c in checks if undecided(c.check.threshold, result.ratios[c.check.id])]
         if result.rounds >= plan.min_rounds and not any(
             still_decidable(c.check.threshold, result.ratios[c.check.id], plan.max_rounds)
             for c in open_checks

@@ -109,8 +109,29 @@ def test_a_check_no_round_could_decide_stops_long_before_the_cap():
     result = measure(FakeKata((SPEEDUP,)), sample, TimingPlan(6, 25), seed=4)
     # Then it stops after 8 rounds: the 25-round interval's lower bound is the 8th
     # smallest ratio, so once 8 are below the floor no 17 rounds more could clear it
-    assert result.rounds == 8
+    assert result.rounds == 8 and result.curtailed
     assert SPEEDUP.threshold.judge(result.ratios["speedup"]) is Outcome.INCONCLUSIVE
+
+
+def test_a_grade_stopped_undecided_says_no_round_left_could_decide_it():
+    # Given a learner whose speed flips between 0.8x and 0.2x the reference's every
+    # other call, on a steady machine, the reference well clear of its floor
+    flips = itertools.cycle([0.125, 0.5])
+
+    def sample(variant: str, kind: str) -> float:
+        return {"starter": 1.0, "reference": 0.1}.get(variant) or next(flips)
+
+    result = measure(FakeKata((SPEEDUP,)), sample, PLAN, seed=9)
+    check = evaluate_check(SPEEDUP, learner_measurement(), learner_measurement(), result)
+    # Then timing stops once half the rounds sit on each side of the 0.4x line, and the
+    # note says why it stopped short of the cap, not that the machine was busy
+    assert check.outcome is Outcome.INCONCLUSIVE
+    assert result.curtailed and result.rounds < PLAN.max_rounds
+    (note,) = timing_notes(SimpleNamespace(checks=[check]), result)  # type: ignore[arg-type]
+    assert note == (
+        f"The speed-up stayed undecided after {result.rounds} timing rounds (no round left "
+        "before the cap could decide it); grade again."
+    )
 
 
 def random_machine(rng: random.Random):
@@ -137,7 +158,7 @@ def test_stopping_when_nothing_can_be_decided_never_changes_a_verdict(seed, monk
     # Then both reach the same verdict, and the first never took more rounds
     judge = SPEEDUP.threshold.judge
     assert judge(curtailed.ratios["speedup"]) is judge(full.ratios["speedup"])
-    assert curtailed.rounds <= full.rounds
+    assert curtailed.rounds <= full.rounds and not full.curtailed
 
 
 def test_a_ratio_check_times_two_workloads_of_each_solution_in_the_same_rounds():

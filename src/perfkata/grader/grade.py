@@ -749,7 +749,9 @@ def timing_notes(result: GradeResult, timing: TimingResult) -> list[str]:
             + ("; the speed-up stayed undecided, grade again." if undecided else ".")
         )
     elif undecided:
+        stopped = " (no round left before the cap could decide it)" if timing.curtailed else ""
         notes.append(
-            f"The speed-up stayed undecided after {timing.rounds} timing rounds; grade again."
+            f"The speed-up stayed undecided after {timing.rounds} timing rounds{stopped}; "
+            "grade again."
         )
     return notes

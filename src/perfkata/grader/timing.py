@@ -92,6 +92,7 @@ class TimingResult:
     samples: dict[str, list[float]] = field(default_factory=dict)
     ratios: dict[str, PairedRatios] = field(default_factory=dict)  # check id -> ratios
     rounds: int = 0
+    curtailed: bool = False  # stopped before the cap: no round left could decide a check
 
     @property
     def speedup(self) -> MedianCI | None:
@@ -115,6 +116,7 @@ class TimingResult:
     def as_dict(self) -> dict[str, Any]:
         return {
             "rounds": self.rounds,
+            "curtailed": self.curtailed,
             "speedup": self.speedup.as_dict() if self.speedup else None,
             "ratios": {k: r.as_dict() for k, r in self.ratios.items()},
             "noise_level": self.noise_level,
@@ -260,6 +262,7 @@ def measure(
             still_decidable(c.check.threshold, result.ratios[c.check.id], plan.max_rounds)
             for c in open_checks
         ):
+            result.curtailed = bool(open_checks) and result.rounds < plan.max_rounds
             break
     return result
 

@@ -13,7 +13,10 @@ from dramatiq.rate_limits.backends import StubBackend
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
+from perfkata.bench.scaling import fit
+from perfkata.bench.thresholds import Outcome
 from perfkata.grader.loading import load_module
+from perfkata.grader.rubric import capped_fit
 from perfkata.katas.base import Backends, RunEnv
 from perfkata.katas.image_pipeline import KATA, data
 from perfkata.katas.image_pipeline.app import (
@@ -273,3 +276,37 @@ def test_a_group_of_first_stages_is_told_to_hold_the_whole_chain(tmp_path):
     said = [m for _, m in env.notes]
     assert env.counters["email_errors"] >= 1, said
     assert any("put each image's whole chain in the album's group" in m for m in said), said
+
+
+BACKLOGS = [250, 1000, 2000]
+KATA_BACKLOG = next(c for c in KATA.rubric if c.id == "backlog")
+
+
+def backlog_slope(counts: list[int]) -> float:
+    return capped_fit(BACKLOGS, [float(c) for c in counts]).slope
+
+
+def test_one_queue_grows_one_per_backlog_image_however_the_cap_is_read():
+    # every backlog image begun before the albums, at every size: it grows with the size
+    assert backlog_slope([250, 1000, 2000]) == pytest.approx(1.0)
+    assert KATA_BACKLOG.threshold.judge(capped_fit(BACKLOGS, [250, 1000, 2000])) is Outcome.FAIL
+
+
+def test_a_backlog_that_ran_out_draws_no_slope_when_two_larger_ones_did_not():
+    # two queues, albums ~1 s late (20 retries): the whole 250 begun, ~900 of the others.
+    # Fitted whole that is 0.35 per image; the 250 says only that the backlog ran out
+    assert fit(BACKLOGS, [250.0, 902.0, 897.0]).slope > 0.25
+    assert abs(backlog_slope([250, 902, 897])) < 0.01
+    assert KATA_BACKLOG.threshold.judge(capped_fit(BACKLOGS, [250, 902, 897])) is Outcome.PASS
+
+
+def test_with_one_size_below_its_cap_the_nearest_capped_one_is_kept_as_a_lower_bound():
+    # 1,000 all begun, 1,050 of 2,000: flat at ~1,050 fits the two largest at 0.05
+    assert backlog_slope([250, 1000, 1050]) == pytest.approx(0.05)
+    # 1,600 of 2,000 after 1,000 of 1,000: at least 0.6 per image, however flat it may be
+    assert backlog_slope([250, 1000, 1600]) == pytest.approx(0.6)
+
+
+def test_a_count_that_reaches_its_cap_again_past_a_smaller_one_is_fitted_whole():
+    # under the cap at 250, at it from 1,000 on: it grows with the backlog
+    assert backlog_slope([200, 1000, 2000]) == pytest.approx(fit(BACKLOGS, [200, 1000, 2000]).slope)

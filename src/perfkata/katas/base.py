@@ -157,11 +157,15 @@ class Kata:
 
 
 def judged_sizes(metric: str, sizes: Sequence[int]) -> tuple[int, ...]:
-    """The sizes a check's metric is read at: ":growth" fits all of them, ":tail" the two
-    largest (past a batch size, growth is the leak), anything else the largest."""
+    """The sizes a check's metric is read at: ":growth" fits all of them (":capped_growth"
+    too, and leaves out those where a count capped by the size only ran out: see
+    grader.rubric.capped_fit), ":tail" the two largest (past a batch size, growth is the
+    leak), anything else the largest."""
     ordered = tuple(sorted(sizes))
     kind = metric.partition(":")[2]
-    return {"growth": ordered, "tail": ordered[-2:]}.get(kind, ordered[-1:])
+    return {"growth": ordered, "capped_growth": ordered, "tail": ordered[-2:]}.get(
+        kind, ordered[-1:]
+    )
 
 
 _OPTION_NAMES = tuple(f.name for f in fields(Kata))
@@ -202,7 +206,7 @@ def _required(name: str) -> bool:
 def _validate(kata: Kata) -> None:
     if not kata.sizes or list(kata.sizes) != sorted(set(kata.sizes)):
         raise KataDefinitionError(f"kata {kata.slug!r}: sizes must be distinct and ascending.")
-    growth = [c.id for c in kata.rubric if c.metric.endswith(":growth")]
+    growth = [c.id for c in kata.rubric if c.metric.endswith((":growth", ":capped_growth"))]
     if growth and len(kata.sizes) < 3:
         raise KataDefinitionError(
             f"kata {kata.slug!r}: check {growth[0]!r} fits growth, which needs three sizes."

@@ -40,6 +40,7 @@ def test_growth_fit_finds_the_slope_of_an_n_plus_one():
 def test_growth_fit_describes_a_flat_count_by_its_ends():
     assert fit([50, 200, 800], [2, 2, 3]).describe() == "2 → 3"
     assert fit([50, 200, 800], [4, 4, 4]).describe() == "4"
+    assert fit([1000, 2000], [787, 507]).describe() == "787 → 507"  # falling: its ends
 
 
 def test_paired_ratios_divide_each_round_by_the_same_rounds_reference():

@@ -26,8 +26,10 @@ class GrowthFit:
         return statistics.linear_regression(self.sizes, self.counts).intercept
 
     def describe(self, variable: str = "N") -> str:
-        """`≈ 3.1·N + 2` for a growing count, `4 → 5` for a (nearly) flat one."""
-        if abs(self.slope) < 0.05:
+        """`≈ 3.1·N + 2` for a growing count, `4 → 5` for a (nearly) flat or a falling one
+        (a count that falls as the data grows is read off its ends: `≈ -0.28·N + 1067`
+        says nothing a learner can use)."""
+        if self.slope < 0.05:
             low, high = self.counts[0], self.counts[-1]
             return f"{low:g}" if low == high else f"{low:g} → {high:g}"
         intercept = round(self.intercept)

@@ -179,24 +179,17 @@ def undecided(threshold: Threshold, ratios: PairedRatios) -> bool:
     return threshold.judge(ratios) is Outcome.INCONCLUSIVE
 
 
-def best_low(ci: MedianCI, cap: int) -> float:
-    """The highest lower bound this median's interval can reach by `cap` samples, whatever
-    they are: were every sample still to come huge, the bound at any size up to the cap
-    would be the current samples' order statistic at the cap's rank, and no larger."""
+def reachable_bounds(ci: MedianCI, cap: int) -> tuple[float, float]:
+    """The highest lower bound and the lowest upper bound this median's interval can
+    reach by `cap` samples, whatever they are. Were every sample still to come huge, the
+    lower bound at any size up to the cap would be the current samples' order statistic
+    at the cap's rank, and no larger; were they all tiny, the upper bound would be the
+    one as far from the top, and no smaller. (±inf: too few samples to bound it yet.)"""
     ranks = median_rank_bounds(cap, ci.confidence)
     ordered = sorted(ci.samples)
     if ranks is None or ranks[0] >= len(ordered):
-        return math.inf
-    return ordered[ranks[0]]
-
-
-def best_high(ci: MedianCI, cap: int) -> float:
-    """The lowest upper bound reachable by `cap` samples (every sample to come tiny)."""
-    ranks = median_rank_bounds(cap, ci.confidence)
-    ordered = sorted(ci.samples)
-    if ranks is None or len(ordered) - 1 - ranks[0] < 0:
-        return -math.inf
-    return ordered[len(ordered) - 1 - ranks[0]]
+        return math.inf, -math.inf
+    return ordered[ranks[0]], ordered[len(ordered) - 1 - ranks[0]]
 
 
 def still_decidable(threshold: Threshold, ratios: PairedRatios, cap: int) -> bool:
@@ -205,14 +198,12 @@ def still_decidable(threshold: Threshold, ratios: PairedRatios, cap: int) -> boo
     over-states what is possible: a check is given up only when no rounds could decide it."""
     if not isinstance(threshold, TimedRelative):
         return True
-    mine, theirs, relative = ratios.learner, ratios.reference, ratios.relative
-    can_pass = (
-        best_low(mine, cap) >= threshold.floor and best_low(relative, cap) >= threshold.fraction
-    )
-    can_fall_short = (
-        best_high(mine, cap) < threshold.floor or best_high(relative, cap) < threshold.fraction
-    )
-    return can_pass or (can_fall_short and best_low(theirs, cap) >= threshold.floor)
+    mine_low, mine_high = reachable_bounds(ratios.learner, cap)
+    relative_low, relative_high = reachable_bounds(ratios.relative, cap)
+    reference_low, _ = reachable_bounds(ratios.reference, cap)
+    can_pass = mine_low >= threshold.floor and relative_low >= threshold.fraction
+    can_fall_short = mine_high < threshold.floor or relative_high < threshold.fraction
+    return can_pass or (can_fall_short and reference_low >= threshold.floor)
 
 
 def one_round(slots: list[Slot], sample: Sampler, rng: random.Random) -> dict[Slot, float]:

@@ -13,10 +13,9 @@ from dramatiq.rate_limits.backends import StubBackend
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
-from perfkata.bench.scaling import fit
+from perfkata.bench.scaling import capped_fit, fit
 from perfkata.bench.thresholds import Outcome
 from perfkata.grader.loading import load_module
-from perfkata.grader.rubric import capped_fit
 from perfkata.katas.base import Backends, RunEnv
 from perfkata.katas.image_pipeline import KATA, data
 from perfkata.katas.image_pipeline.app import (

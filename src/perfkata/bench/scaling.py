@@ -47,3 +47,20 @@ class GrowthFit:
 
 def fit(sizes: Sequence[int], counts: Sequence[float]) -> GrowthFit:
     return GrowthFit(tuple(sizes), tuple(float(c) for c in counts))
+
+
+def capped_fit(sizes: Sequence[int], counts: Sequence[float]) -> GrowthFit:
+    """The growth of a count that cannot exceed its size (image-pipeline's bulk images
+    begun before the albums were done: at most the whole backlog). At the smaller sizes
+    it may reach the size only because the backlog ran out: fitted with those, a flat
+    count draws a slope from the cap alone, which a faster CPU steepens. So the sizes
+    below the first one where the count stayed under its size are left out — all of
+    them when two sizes above remain, all but the nearest otherwise (a lower bound, so
+    the slope can only come out steeper). A count at its cap everywhere, or reaching it
+    again past a size where it stayed under, is fitted whole: it grows with the size."""
+    under = [count < size for size, count in zip(sizes, counts, strict=True)]
+    first = under.index(True) if True in under else len(sizes)
+    if first == len(sizes) or not all(under[first:]):
+        return fit(sizes, counts)
+    start = first if len(sizes) - first >= 2 else max(first - 1, 0)
+    return fit(sizes[start:], counts[start:])

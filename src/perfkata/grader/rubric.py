@@ -3,10 +3,9 @@ the reference, a threshold judgement, points, and the diagnostics that explain i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from perfkata.bench.scaling import GrowthFit, fit
+from perfkata.bench.scaling import GrowthFit, capped_fit, fit
 from perfkata.bench.stats import MedianCI, PairedRatios
 from perfkata.bench.thresholds import Outcome, RelativeToReference, TimedRelative
 from perfkata.grader.diagnostics import Diagnostic
@@ -25,23 +24,6 @@ def metric_value(metric: str, m: Measurement) -> Any:
         capped = metric.endswith(":capped_growth")
         return capped_fit(sizes, counts) if capped else fit(sizes, counts)
     return m.at_largest()[metric]
-
-
-def capped_fit(sizes: Sequence[int], counts: Sequence[float]) -> GrowthFit:
-    """The growth of a count that cannot exceed its size (image-pipeline's bulk images
-    begun before the albums were done: at most the whole backlog). At the smaller sizes
-    it may reach the size only because the backlog ran out: fitted with those, a flat
-    count draws a slope from the cap alone, which a faster CPU steepens. So the sizes
-    below the first one where the count stayed under its size are left out — all of
-    them when two sizes above remain, all but the nearest otherwise (a lower bound, so
-    the slope can only come out steeper). A count at its cap everywhere, or reaching it
-    again past a size where it stayed under, is fitted whole: it grows with the size."""
-    under = [count < size for size, count in zip(sizes, counts, strict=True)]
-    first = under.index(True) if True in under else len(sizes)
-    if first == len(sizes) or not all(under[first:]):
-        return fit(sizes, counts)
-    start = first if len(sizes) - first >= 2 else max(first - 1, 0)
-    return fit(sizes[start:], counts[start:])
 
 
 def show(metric: str, value: Any) -> str:

@@ -159,7 +159,7 @@ class Kata:
 def judged_sizes(metric: str, sizes: Sequence[int]) -> tuple[int, ...]:
     """The sizes a check's metric is read at: ":growth" fits all of them (":capped_growth"
     too, and leaves out those where a count capped by the size only ran out: see
-    grader.rubric.capped_fit), ":tail" the two largest (past a batch size, growth is the
+    bench.scaling.capped_fit), ":tail" the two largest (past a batch size, growth is the
     leak), anything else the largest."""
     ordered = tuple(sorted(sizes))
     kind = metric.partition(":")[2]

@@ -16,7 +16,6 @@ every kata solved with its reference, idle and under CPU hogs, one markdown tabl
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import shutil
@@ -26,8 +25,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
+
+from stress import CPU_HOG, running
 
 GRADE = """
 from pathlib import Path
@@ -39,7 +39,6 @@ print(grade(kata, path, GradeOptions(seed={seed}, timing={timing})).verdict.valu
 """
 KATAS = ("n-plus-one-blog", "cached-catalog", "cleanup-cron", "report-worker")
 EXIT = {0: "pass", 1: "fail", 3: "inconclusive"}
-HOG = "while True: pass"
 
 
 def tree_env(tree: Path) -> dict[str, str]:
@@ -104,19 +103,6 @@ def graded_all(tree: Path, root: Path, seed: int) -> tuple[float, str]:
     return seconds, "pass" if found == ["pass"] * len(KATAS) else "/".join(found)
 
 
-@contextlib.contextmanager
-def hogs(count: int) -> Iterator[None]:
-    """`count` CPU-bound busy loops for the duration (killed after, whatever happens)."""
-    started = [subprocess.Popen([sys.executable, "-c", HOG]) for _ in range(count)]
-    try:
-        time.sleep(1 if started else 0)
-        yield
-    finally:
-        for hog in started:
-            hog.kill()
-            hog.wait()
-
-
 def matrix(args: argparse.Namespace, trees: dict[str, Path]) -> int:
     """Every (condition, kata, mode) case, each tree in alternating order per case."""
     slugs = KATAS if args.kata == "all" else tuple(args.kata.split(","))
@@ -130,7 +116,7 @@ def matrix(args: argparse.Namespace, trees: dict[str, Path]) -> int:
     try:
         for condition in args.conditions.split(","):
             count = int(condition.removeprefix("hogs")) if condition.startswith("hogs") else 0
-            with hogs(count):
+            with running([CPU_HOG] * count):
                 load = os.getloadavg()[0]
                 print(f"{condition}: load average {load:.1f}", file=sys.stderr, flush=True)
                 for run in range(args.runs):

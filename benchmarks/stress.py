@@ -71,15 +71,10 @@ while True:
 
 
 @contextlib.contextmanager
-def load(condition: str) -> Iterator[None]:
-    """idle: nothing; one-core: one busy loop; heavy: 2 x cores busy loops + Redis."""
-    cores = os.cpu_count() or 1
-    commands = {
-        "idle": [],
-        "one-core": [CPU_HOG],
-        "heavy": [CPU_HOG] * (2 * cores) + [REDIS_HOG.format(url=REDIS)],
-    }[condition]
-    hogs = [subprocess.Popen([sys.executable, "-c", code]) for code in commands]
+def running(programs: list[str]) -> Iterator[None]:
+    """Each program (`python -c`) running for the duration, killed after, whatever happens
+    (side_by_side.py's hogs too)."""
+    hogs = [subprocess.Popen([sys.executable, "-c", code]) for code in programs]
     try:
         time.sleep(1 if hogs else 0)
         yield
@@ -87,6 +82,18 @@ def load(condition: str) -> Iterator[None]:
         for hog in hogs:
             hog.kill()
             hog.wait()
+
+
+def load(condition: str) -> contextlib.AbstractContextManager[None]:
+    """idle: nothing; one-core: one busy loop; heavy: 2 x cores busy loops + Redis."""
+    cores = os.cpu_count() or 1
+    return running(
+        {
+            "idle": [],
+            "one-core": [CPU_HOG],
+            "heavy": [CPU_HOG] * (2 * cores) + [REDIS_HOG.format(url=REDIS)],
+        }[condition]
+    )
 
 
 def has_kata(tree: Path, slug: str) -> bool:

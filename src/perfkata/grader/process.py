@@ -420,8 +420,11 @@ class WorkerProcess:
         self._selector.close()
         self._stderr.close()
         for stream in (self._proc.stdin, self._proc.stdout):
+            # a request that met a dead worker is still in stdin's buffer: closing flushes
+            # it again into the broken pipe (the pipe is closed all the same)
             if stream is not None:
-                stream.close()
+                with contextlib.suppress(BrokenPipeError):
+                    stream.close()
         if self._owns_scratch:
             shutil.rmtree(self._scratch, ignore_errors=True)
 

@@ -111,3 +111,17 @@ def test_a_spare_that_died_while_waiting_is_never_taken():
         assert spares.take(KATA.slug, solution_paths(KATA, REFERENCE), COUNTED.memory_limit) is None
         assert all(proc.poll() is not None for proc in processes)  # the rest ended too
         assert spares.taken == 0
+
+
+def test_a_spare_that_failed_to_start_is_dropped_and_the_others_are_still_taken():
+    """settle() drops a spare that cannot answer; its grade starts that worker itself."""
+    with Spares() as spares:
+        start_spares(spares, KATA, REFERENCE, GradeOptions(timing=True))
+        spares.pool.workers["starter"].kill()
+        spares.settle()
+        assert sorted(spares.pool.workers) == ["learner", "reference"]
+        pool = spares.take(KATA.slug, solution_paths(KATA, REFERENCE), COUNTED.memory_limit)
+        assert pool is not None and sorted(pool.workers) == ["learner", "reference"]
+        assert all(worker.running() for worker in pool.workers.values())
+        assert spares.taken == 1
+        pool.stack.close()

@@ -128,7 +128,8 @@ class Spares:
         pool, self.pool = self.pool, None
         if pool is None:
             return None
-        wanted = SpareKey.of(kata, {v: paths[v] for v in pool.workers}, memory_limit)
+        # the variants it was started with: one dropped by settle() is started by the grade
+        wanted = SpareKey.of(kata, {v: paths[v] for v, _ in pool.key.paths}, memory_limit)
         # one that ended while waiting would read as the learner's code ending its process
         alive = all(worker.running() for worker in pool.workers.values())
         if pool.key != wanted or not pool.workers or not alive:

@@ -8,7 +8,6 @@ import itertools
 import os
 import re
 import shlex
-import subprocess
 import sys
 import time
 import uuid
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from clirun import FEW_ROUNDS, perfkata
-from tmuxterm import HANG_GUARD, need_tmux, tmux
+from tmuxterm import HANG_GUARD, end_server, need_tmux, tmux
 
 from perfkata.katas.registry import registry
 
@@ -39,11 +38,11 @@ class Terminal:
 
     def screen(self) -> str:
         """Everything shown so far, scrolled-off lines too, as the terminal wrapped it."""
-        return tmux("capture-pane", "-p", "-S", "-", "-t", self.name)
+        return tmux(self.name, "capture-pane", "-p", "-S", "-", "-t", self.name)
 
     def type(self, keys: str) -> None:
-        tmux("send-keys", "-t", self.name, "-l", keys)
-        tmux("send-keys", "-t", self.name, "Enter")
+        tmux(self.name, "send-keys", "-t", self.name, "-l", keys)
+        tmux(self.name, "send-keys", "-t", self.name, "Enter")
 
     def wait_for(self, pattern: str, after: str = "") -> str:
         """The screen once `pattern` (a regex) shows after the text `after`."""
@@ -75,11 +74,12 @@ def terminal(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Termina
     unset = " ".join(f"-u {key}" for key in os.environ if key.startswith("PERFKATA_"))
     bin_dir = Path(sys.executable).parent
     shell = f"env {unset} -u NO_COLOR PATH={bin_dir}:{os.environ['PATH']} PS1='$ ' bash --norc"
-    tmux("new-session", "-d", "-s", name, "-x", str(width), "-y", str(height), "-c", str(tmp_path))
-    tmux("set-option", "-t", name, "history-limit", "50000")
-    tmux("respawn-pane", "-k", "-t", name, "-c", str(tmp_path), shell)
+    size = ["-x", str(width), "-y", str(height)]
+    tmux(name, "new-session", "-d", "-s", name, *size, "-c", str(tmp_path))
+    tmux(name, "set-option", "-t", name, "history-limit", "50000")
+    tmux(name, "respawn-pane", "-k", "-t", name, "-c", str(tmp_path), shell)
     yield Terminal(name, tmp_path, width, itertools.count(1))
-    subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+    end_server(name)
 
 
 def few_rounds(folder: Path) -> str:

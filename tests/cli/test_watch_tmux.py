@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from tmuxterm import HANG_GUARD, need_tmux, tmux
+from tmuxterm import HANG_GUARD, end_server, need_tmux, tmux
 
 ROOT = Path(__file__).parents[2]
 LEARNERS = ROOT / "tests" / "learners" / "n_plus_one_blog"
@@ -20,7 +20,7 @@ def wait_for(session: str, text: str, timeout: float = HANG_GUARD) -> str:
     deadline = time.monotonic() + timeout
     screen = ""
     while time.monotonic() < deadline:
-        screen = tmux("capture-pane", "-p", "-J", "-t", session)  # the visible screen only
+        screen = tmux(session, "capture-pane", "-p", "-J", "-t", session)  # the visible screen only
         if text in screen:
             return screen
         time.sleep(0.2)
@@ -41,9 +41,9 @@ def session(tmp_path: Path):
     unset = " ".join(f"-u {key}" for key in os.environ if key.startswith("PERFKATA_"))
     watch = f"env {unset} {sys.executable} -m perfkata watch --no-timing"
     command = f"cd {tmp_path} && {watch}; sleep 60"
-    tmux("new-session", "-d", "-s", name, "-x", "160", "-y", "60", command)
+    tmux(name, "new-session", "-d", "-s", name, "-x", "160", "-y", "60", command)
     yield name, tmp_path / "perfkata-work" / KATA / "blog.py"
-    subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+    end_server(name)
 
 
 @pytest.mark.slow  # a scripted session of three grades
@@ -62,6 +62,6 @@ def test_watch_regrades_on_each_save_until_the_pass(session):
     screen = wait_for(name, "PASSED")
     assert "N+1" not in screen
 
-    tmux("send-keys", "-t", name, "C-c")
+    tmux(name, "send-keys", "-t", name, "C-c")
     screen = wait_for(name, "Stopped watching.")
     assert "Traceback" not in screen

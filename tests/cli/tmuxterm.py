@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -22,5 +23,19 @@ def need_tmux() -> None:
         pytest.skip("tmux is not installed")
 
 
-def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True).stdout
+def tmux(server: str, *args: str) -> str:
+    """A tmux command on a server of the test's own (`-L`, named after its session). On
+    the shared default server, another test ending its last session (in the other pytest
+    worker, or just before) shut the server down under this test's new-session: exit 1."""
+    command = ["tmux", "-L", server, *args]
+    return subprocess.run(command, capture_output=True, text=True, check=True).stdout
+
+
+def end_server(server: str) -> None:
+    """The test's tmux server and its session gone, whatever state they are in, and its
+    socket file too (a killed server leaves it in /tmp/tmux-UID)."""
+    asked = ["tmux", "-L", server, "display-message", "-p", "#{socket_path}"]
+    socket = subprocess.run(asked, capture_output=True, text=True).stdout.strip()
+    subprocess.run(["tmux", "-L", server, "kill-server"], capture_output=True)
+    if socket:
+        Path(socket).unlink(missing_ok=True)
